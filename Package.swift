@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// HDF5 lives in a Debian-specific include/lib directory (the serial build).
+let hdf5Include = "/usr/include/hdf5/serial"
+let hdf5Lib = "/usr/lib/x86_64-linux-gnu/hdf5/serial"
+
+let package = Package(
+    name: "cem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cem", targets: ["cem"]),
+        .library(name: "VolumeIO", targets: ["VolumeIO"]),
+        .library(name: "Curation", targets: ["Curation"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims over libpng, libjpeg, libhdf5, zlib and libtiff's error hooks:
+        // the places where a C library longjmps or needs macros Swift cannot import.
+        .target(
+            name: "CEMNative",
+            cSettings: [.unsafeFlags(["-I\(hdf5Include)"])],
+            linkerSettings: [
+                .linkedLibrary("tiff"), .linkedLibrary("png16"), .linkedLibrary("jpeg"),
+                .linkedLibrary("z"), .linkedLibrary("hdf5"),
+                .unsafeFlags(["-L\(hdf5Lib)", "-Xlinker", "-rpath", "-Xlinker", hdf5Lib]),
+            ]
+        ),
+        .target(name: "Reporting"),
+        .target(name: "VolumeIO", dependencies: ["CEMNative", "Reporting"]),
+        .target(name: "Curation", dependencies: ["VolumeIO", "Reporting"]),
+        .executableTarget(
+            name: "cem",
+            dependencies: [
+                "VolumeIO", "Curation", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO"]),
+        .testTarget(name: "CurationTests", dependencies: ["Curation", "VolumeIO"]),
+        .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),
+    ]
+)

@@ -1,0 +1,132 @@
+import Foundation
+
+/// The file formats cem reads and writes.
+public enum FileFormat: String, CaseIterable, Sendable, Codable {
+    case tiff, png, jpeg, mrc, nrrd, nifti, hdf5
+
+    /// Extensions (lower-case, without dot) that name each format.
+    public var extensions: [String] {
+        switch self {
+        case .tiff: ["tif", "tiff"]
+        case .png: ["png"]
+        case .jpeg: ["jpg", "jpeg"]
+        case .mrc: ["mrc", "rec", "st", "ali", "map", "mrcs"]
+        case .nrrd: ["nrrd", "nhdr"]
+        case .nifti: ["nii", "nii.gz"]
+        case .hdf5: ["h5", "hdf", "hdf5", "he5"]
+        }
+    }
+
+    public var isWritable: Bool { [.tiff, .png, .nrrd, .mrc].contains(self) }
+
+    /// The extension of a file name, treating `.nii.gz` as one.
+    public static func fileExtension(of path: String) -> String {
+        let name = (path as NSString).lastPathComponent.lowercased()
+        if name.hasSuffix(".nii.gz") { return "nii.gz" }
+        return (name as NSString).pathExtension
+    }
+
+    /// The file name without its extension (`.nii.gz` counted as one), as the
+    /// reference names datasets.
+    public static func baseName(of path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        let ext = fileExtension(of: path)
+        guard !ext.isEmpty else { return name }
+        return String(name.dropLast(ext.count + 1))
+    }
+
+    public static func byExtension(_ path: String) -> FileFormat? {
+        let ext = fileExtension(of: path)
+        return allCases.first { $0.extensions.contains(ext) }
+    }
+
+    /// Recognises a format from the first bytes of a file.
+    static func sniff(_ head: [UInt8], path: String) -> FileFormat? {
+        func starts(_ magic: [UInt8]) -> Bool { head.count >= magic.count && Array(head.prefix(magic.count)) == magic }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A])
+            || starts([0x49, 0x49, 0x2B, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2B]) { return .tiff }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if starts([0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if starts(Array("NRRD".utf8)) { return .nrrd }
+        if starts([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return .hdf5 }
+        if head.count >= 348 {
+            let magic = Array(head[344..<347])
+            if magic == Array("n+1".utf8) || magic == Array("ni1".utf8) { return .nifti }
+        }
+        if head.count >= 212, Array(head[208..<212]) == Array("MAP ".utf8) { return .mrc }
+        if starts([0x1F, 0x8B]), fileExtension(of: path) == "nii.gz" { return .nifti }
+        return nil
+    }
+}
+
+/// Reading and writing volumes and images in any supported format.
+public enum VolumeFile {
+    /// Splits `file.h5#group/dataset` into the file and the dataset path.
+    public static func splitDatasetPath(_ argument: String) -> (file: String, dataset: String?) {
+        guard let hash = argument.lastIndex(of: "#") else { return (argument, nil) }
+        let file = String(argument[..<hash])
+        let dataset = String(argument[argument.index(after: hash)...])
+        return (file, dataset.isEmpty ? nil : dataset)
+    }
+
+    /// The format a path will be read as: its content's magic number where the
+    /// format has one, else its extension.
+    public static func detectFormat(_ argument: String) throws -> FileFormat {
+        let (path, _) = splitDatasetPath(argument)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw VolumeIOError(.io, path, "no such file")
+        }
+        guard !isDirectory.boolValue else {
+            throw VolumeIOError(.unknownFormat, path, "is a directory (Zarr/N5 directories are not supported yet)")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw VolumeIOError(.io, path, "cannot open for reading") }
+        defer { try? handle.close() }
+        let head = [UInt8]((try? handle.read(upToCount: 1024)) ?? Data())
+        guard !head.isEmpty else { throw VolumeIOError(.corrupt, path, "file is empty") }
+        let byName = FileFormat.byExtension(path)
+        if let byContent = FileFormat.sniff(head, path: path) { return byContent }
+        // No magic: MRC files before MRC2014 carry none, so trust the extension.
+        if byName == .mrc || byName == .nifti { return byName! }
+        if let byName {
+            throw VolumeIOError(.corrupt, path, "named .\(FileFormat.fileExtension(of: path)) but its contents are not \(byName.rawValue.uppercased()) (bad signature)")
+        }
+        throw VolumeIOError(.unknownFormat, path,
+                            "unrecognised format (supported: TIFF, PNG, JPEG, MRC, NRRD, NIfTI, HDF5 as FILE#DATASET)")
+    }
+
+    /// Reads an image or volume. HDF5 datasets are named `FILE#DATASET`.
+    public static func read(_ argument: String, limits: ReadLimits = .default) throws -> Volume {
+        let format = try detectFormat(argument)
+        let (path, dataset) = splitDatasetPath(argument)
+        switch format {
+        case .tiff: return try TIFFFormat.read(path, limits: limits)
+        case .png: return try PlaneImageFormat.readPNG(path)
+        case .jpeg: return try PlaneImageFormat.readJPEG(path)
+        case .mrc: return try MRCFormat.read(path, limits: limits)
+        case .nrrd: return try NRRDFormat.read(path, limits: limits)
+        case .nifti: return try NIfTIFormat.read(path, gzipped: FileFormat.fileExtension(of: path) == "nii.gz"
+                                                     || (try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped).prefix(2)) == Data([0x1F, 0x8B]),
+                                                 limits: limits)
+        case .hdf5:
+            guard let dataset else {
+                throw VolumeIOError(.io, path, "name the dataset inside the HDF5 file as FILE#DATASET (e.g. \(path)#volumes/raw)")
+            }
+            return try HDF5Format.read(path, dataset: dataset, limits: limits)
+        }
+    }
+
+    /// Writes in the format named by the output's extension, atomically.
+    public static func write(_ volume: Volume, to path: String) throws {
+        guard let format = FileFormat.byExtension(path) else {
+            throw VolumeIOError(.unknownFormat, path, "cannot tell the output format from the extension (use .tif, .png, .nrrd or .mrc)")
+        }
+        switch format {
+        case .tiff: try TIFFFormat.write(volume, to: path)
+        case .png: try PlaneImageFormat.writePNG(volume, to: path)
+        case .nrrd: try NRRDFormat.write(volume, to: path, gzip: FileFormat.fileExtension(of: path) != "nhdr")
+        case .mrc: try MRCFormat.write(volume, to: path)
+        default: throw VolumeIOError(.unsupported, path, "cem cannot write \(format.rawValue) (writable: .tif, .png, .nrrd, .mrc)")
+        }
+    }
+}

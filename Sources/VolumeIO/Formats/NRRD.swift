@@ -1,0 +1,292 @@
+import CEMNative
+import Foundation
+
+/// NRRD (teem; written by pynrrd, SimpleITK, 3D Slicer): a text header then raw
+/// or gzip data, attached or in a detached file named by `data file`. Raw data is
+/// memory-mapped.
+enum NRRDFormat {
+    /// The header's fields, keys lower-cased.
+    struct Header {
+        var fields: [String: String] = [:]
+        /// Byte offset just past the header's blank line (attached data).
+        var dataOffset = 0
+
+        func field(_ names: String...) -> String? {
+            for name in names { if let value = fields[name] { return value } }
+            return nil
+        }
+    }
+
+    static let maxHeaderBytes = 1 << 20
+
+    static func parseHeader(_ path: String, bytes: UnsafeRawBufferPointer) throws -> Header {
+        guard bytes.count >= 8, String(decoding: bytes[0..<4], as: UTF8.self) == "NRRD" else {
+            throw VolumeIOError(.corrupt, path, "not a NRRD file (missing NRRD magic)")
+        }
+        var header = Header()
+        var lineStart = 0
+        var position = 0
+        var firstLine = true
+        let limit = min(bytes.count, maxHeaderBytes)
+        while position < limit {
+            guard bytes[position] == UInt8(ascii: "\n") else { position += 1; continue }
+            var line = String(decoding: bytes[lineStart..<position], as: UTF8.self)
+            if line.hasSuffix("\r") { line.removeLast() }
+            position += 1
+            lineStart = position
+            if firstLine { firstLine = false; continue }
+            if line.isEmpty {
+                header.dataOffset = position
+                return header
+            }
+            if line.hasPrefix("#") || line.contains(":=") { continue }
+            guard let colon = line.range(of: ": ") ?? line.range(of: ":") else {
+                throw VolumeIOError(.corrupt, path, "malformed NRRD header line '\(line)'")
+            }
+            let key = line[..<colon.lowerBound].trimmingCharacters(in: .whitespaces).lowercased()
+            header.fields[key] = line[colon.upperBound...].trimmingCharacters(in: .whitespaces)
+        }
+        // A detached header (.nhdr) may end at end of file without a blank line.
+        if lineStart < limit {
+            let line = String(decoding: bytes[lineStart..<limit], as: UTF8.self)
+            if let colon = line.range(of: ":"), !line.hasPrefix("#") {
+                let key = line[..<colon.lowerBound].trimmingCharacters(in: .whitespaces).lowercased()
+                header.fields[key] = line[colon.upperBound...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        header.dataOffset = bytes.count
+        return header
+    }
+
+    static func elementType(_ name: String) -> ElementType? {
+        switch name.lowercased() {
+        case "signed char", "int8", "int8_t": .int8
+        case "uchar", "unsigned char", "uint8", "uint8_t": .uint8
+        case "short", "short int", "signed short", "signed short int", "int16", "int16_t": .int16
+        case "ushort", "unsigned short", "unsigned short int", "uint16", "uint16_t": .uint16
+        case "int", "signed int", "int32", "int32_t": .int32
+        case "uint", "unsigned int", "uint32", "uint32_t": .uint32
+        case "longlong", "long long", "long long int", "signed long long", "signed long long int", "int64", "int64_t":
+            .int64
+        case "ulonglong", "unsigned long long", "unsigned long long int", "uint64", "uint64_t": .uint64
+        case "float": .float32
+        case "double": .float64
+        default: nil
+        }
+    }
+
+    static func read(_ path: String, limits: ReadLimits) throws -> Volume {
+        let headerFile = try MappedFile(path: path)
+        let header = try parseHeader(path, bytes: headerFile.bytes)
+        guard let typeName = header.field("type") else { throw VolumeIOError(.corrupt, path, "NRRD header has no type") }
+        guard let type = elementType(typeName) else {
+            throw VolumeIOError(.unsupported, path, "NRRD type '\(typeName)' is not supported")
+        }
+        guard let dimensionText = header.field("dimension"), let dimension = Int(dimensionText) else {
+            throw VolumeIOError(.corrupt, path, "NRRD header has no valid dimension")
+        }
+        let sizes = (header.field("sizes") ?? "").split(separator: " ").compactMap { Int($0) }
+        guard (2...4).contains(dimension), sizes.count == dimension else {
+            throw VolumeIOError(.unsupported, path,
+                                "NRRD with dimension \(dimension) and sizes '\(header.field("sizes") ?? "")' (need 2 to 4 axes)")
+        }
+        let kinds = (header.field("kinds") ?? "").split(separator: " ").map { $0.lowercased() }
+        let order: ByteOrder = (header.field("endian") ?? "little").lowercased() == "big" ? .big : .little
+        let encoding = (header.field("encoding") ?? "").lowercased()
+
+        // Axes x-fastest. A 4th axis is a channel: the first axis when it is not a
+        // spatial ("domain") one, otherwise the last; only channel 0 is kept.
+        var channelAxis: Int? = nil
+        if dimension == 4 {
+            let firstIsChannel = kinds.count == 4 && !["domain", "space", "time"].contains(kinds[0])
+            channelAxis = firstIsChannel ? 0 : 3
+        }
+        let spatial = (0..<dimension).filter { $0 != channelAxis }
+        let width = sizes[spatial[0]], height = sizes[spatial[1]]
+        let depth = spatial.count > 2 ? sizes[spatial[2]] : 1
+        let spacing = self.spacing(header, spatialAxes: spatial)
+        let rank = spatial.count == 2 ? 2 : 3
+
+        let channels = channelAxis.map { sizes[$0] } ?? 1
+        let storedBytes = try RawLayout.byteCount(path, depth: depth * channels, height: height, width: width,
+                                                  elementType: type)
+        var dataFile = headerFile
+        var dataPath = path
+        var offset = header.dataOffset
+        if let detached = header.field("data file", "datafile") {
+            guard !detached.hasPrefix("LIST"), !detached.contains("%") else {
+                throw VolumeIOError(.unsupported, path, "multi-file NRRD data ('\(detached)') is not supported")
+            }
+            dataPath = detached.hasPrefix("/")
+                ? detached : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(detached).path
+            guard FileManager.default.fileExists(atPath: dataPath) else {
+                throw VolumeIOError(.io, path, "detached data file \(dataPath) does not exist")
+            }
+            dataFile = try MappedFile(path: dataPath)
+            offset = 0
+        }
+        offset = try skip(path, header: header, file: dataFile, offset: offset,
+                          payload: encoding == "raw" ? storedBytes : nil)
+
+        let needsChannelPick = channelAxis != nil
+        switch encoding {
+        case "raw" where !needsChannelPick:
+            return try RawLayout.volume(dataPath, file: dataFile, offset: offset, depth: depth, height: height,
+                                        width: width, elementType: type, byteOrder: order, spacing: spacing,
+                                        rank: rank, limits: limits)
+        case "raw", "gzip", "gz":
+            guard storedBytes <= limits.maxDecodedBytes else {
+                throw VolumeIOError(.limitsExceeded, path, "\(storedBytes) bytes of voxels exceed the memory limit")
+            }
+            let memory = UnsafeMutableRawPointer.allocate(byteCount: max(storedBytes, 1), alignment: 16)
+            do {
+                let source = UnsafeRawBufferPointer(rebasing: dataFile.bytes[offset...])
+                if encoding == "raw" {
+                    memory.copyMemory(from: source.baseAddress!, byteCount: storedBytes)
+                } else {
+                    try Inflate.exactly(storedBytes, from: source, into: memory, path: dataPath)
+                }
+            } catch {
+                memory.deallocate()
+                throw error
+            }
+            var volume = RawLayout.volume(owning: memory, depth: depth * channels, height: height, width: width,
+                                          elementType: type, byteOrder: order, spacing: spacing, rank: rank)
+            if let channelAxis {
+                volume = firstChannel(of: volume, channels: channels, channelFirst: channelAxis == 0,
+                                      depth: depth, height: height, width: width, rank: rank)
+            }
+            return volume
+        default:
+            throw VolumeIOError(.unsupported, path, "NRRD encoding '\(encoding)' is not supported (raw, gzip)")
+        }
+    }
+
+    /// Applies `line skip` and `byte skip` (-1: the payload ends the file).
+    private static func skip(_ path: String, header: Header, file: MappedFile, offset: Int, payload: Int?) throws -> Int {
+        var position = offset
+        if let lines = header.field("line skip", "lineskip").flatMap(Int.init), lines > 0 {
+            for _ in 0..<lines {
+                while position < file.size && file.bytes[position] != UInt8(ascii: "\n") { position += 1 }
+                position += 1
+            }
+        }
+        if let bytes = header.field("byte skip", "byteskip").flatMap(Int.init) {
+            if bytes == -1, let payload {
+                position = file.size - payload
+            } else if bytes > 0 {
+                position += bytes
+            }
+        }
+        guard position >= 0, position <= file.size else {
+            throw VolumeIOError(.corrupt, path, "NRRD data starts beyond the end of the file")
+        }
+        return position
+    }
+
+    private static func spacing(_ header: Header, spatialAxes: [Int]) -> Spacing {
+        var values = [Double](repeating: 1, count: 3)
+        if let text = header.field("spacings") {
+            let all = text.split(separator: " ").map { Double($0) ?? .nan }
+            for (i, axis) in spatialAxes.prefix(3).enumerated() where axis < all.count && all[axis].isFinite {
+                values[i] = all[axis]
+            }
+        } else if let text = header.field("space directions") {
+            // "(a,b,c) (d,e,f) none ...": each spatial axis's step vector; spacing is its length.
+            let tokens = text.split(separator: " ", omittingEmptySubsequences: true)
+            var vectors: [[Double]?] = []
+            var current = ""
+            for token in tokens {
+                if token == "none" && current.isEmpty { vectors.append(nil); continue }
+                current += token
+                if current.hasSuffix(")") {
+                    let numbers = current.trimmingCharacters(in: CharacterSet(charactersIn: "()"))
+                        .split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                    vectors.append(numbers)
+                    current = ""
+                }
+            }
+            // Vectors are listed for every axis (with "none" for non-spatial ones).
+            for (i, axis) in spatialAxes.prefix(3).enumerated() where axis < vectors.count {
+                if let vector = vectors[axis] {
+                    let length = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    if length > 0 && length.isFinite { values[i] = length }
+                }
+            }
+        }
+        return Spacing(x: values[0], y: values[1], z: values[2])
+    }
+
+    private static func firstChannel(of interleaved: Volume, channels: Int, channelFirst: Bool, depth: Int,
+                                     height: Int, width: Int, rank: Int) -> Volume {
+        let size = interleaved.elementType.byteCount
+        let all = interleaved.bytes()
+        let count = depth * height * width
+        var out = [UInt8](repeating: 0, count: count * size)
+        for i in 0..<count {
+            let source = channelFirst ? i * channels * size : i * size
+            for b in 0..<size { out[i * size + b] = all[source + b] }
+        }
+        let storage = out.withUnsafeBytes {
+            VoxelStorage.copying($0, planeCount: depth, planeByteCount: height * width * size)
+        }
+        return Volume(depth: depth, height: height, width: width, elementType: interleaved.elementType,
+                      spacing: interleaved.spacing, rank: rank, storage: storage)
+    }
+
+    static func write(_ volume: Volume, to path: String, gzip: Bool = true) throws {
+        let typeName: String
+        switch volume.elementType {
+        case .int8: typeName = "int8"
+        case .uint8: typeName = "uint8"
+        case .int16: typeName = "int16"
+        case .uint16: typeName = "uint16"
+        case .int32: typeName = "int32"
+        case .uint32: typeName = "uint32"
+        case .int64: typeName = "int64"
+        case .uint64: typeName = "uint64"
+        case .float32: typeName = "float"
+        case .float64: typeName = "double"
+        case .float16: throw VolumeIOError(.unsupported, path, "NRRD has no float16 type; convert to float32 first")
+        }
+        let s = volume.spacing
+        var text = "NRRD0004\n# Written by cem\ntype: \(typeName)\n"
+        if volume.rank == 2 {
+            text += "dimension: 2\nsizes: \(volume.width) \(volume.height)\nspacings: \(s.x) \(s.y)\n"
+        } else {
+            text += "dimension: 3\nsizes: \(volume.width) \(volume.height) \(volume.depth)\n"
+            text += "spacings: \(s.x) \(s.y) \(s.z)\nkinds: domain domain domain\n"
+        }
+        text += "endian: little\nencoding: \(gzip ? "gzip" : "raw")\n\n"
+        let data = volume.bytes()
+        let payload = gzip ? try Inflate.gzip(data, path: path) : Data(data)
+        try AtomicFile.write(to: path) { handle in
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.write(contentsOf: payload)
+        }
+    }
+}
+
+/// zlib through the C shim, with sizes fixed by the caller's header.
+enum Inflate {
+    /// Inflates exactly `count` bytes; fewer means a truncated or corrupt stream.
+    static func exactly(_ count: Int, from source: UnsafeRawBufferPointer, into memory: UnsafeMutableRawPointer,
+                        path: String) throws {
+        var produced = 0
+        let status = cem_inflate(source.baseAddress?.assumingMemoryBound(to: UInt8.self), source.count,
+                                 memory.assumingMemoryBound(to: UInt8.self), count, &produced)
+        guard status == 0 else { throw VolumeIOError(.corrupt, path, String(cString: cem_last_error())) }
+        guard produced == count else {
+            throw VolumeIOError(.corrupt, path, "compressed data holds \(produced) bytes, header promises \(count) (truncated)")
+        }
+    }
+
+    static func gzip(_ bytes: [UInt8], path: String, level: Int32 = 6) throws -> Data {
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        var length = 0
+        let status = bytes.withUnsafeBufferPointer { cem_gzip($0.baseAddress, $0.count, level, &output, &length) }
+        guard status == 0, let output else { throw VolumeIOError(.io, path, String(cString: cem_last_error())) }
+        defer { free(output) }
+        return Data(bytes: output, count: length)
+    }
+}

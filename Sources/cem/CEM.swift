@@ -1,0 +1,24 @@
+import ArgumentParser
+
+@main
+struct CEM: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "cem",
+        abstract: "Build deep-learning-ready datasets from electron-microscopy images and volumes.",
+        discussion: """
+            cem re-creates the CEM500K pipeline (Conrad & Narayan, eLife 2021) as one binary: it reads EM \
+            images and volumes in their native formats (TIFF, PNG, JPEG, MRC, NRRD, NIfTI, HDF5), \
+            standardises them to 8-bit grayscale and prepares them for curation and training.
+
+            Volumes are handled in (z, y, x) order like numpy; voxel spacing is reported as (x, y, z) \
+            in the file's units (nanometres for EM). Name an HDF5 dataset as FILE#DATASET, \
+            e.g. sample_A.hdf#volumes/raw.
+            """,
+        version: version,
+        groupedSubcommands: [
+            CommandGroup(name: "Inspect and convert", subcommands: [Info.self, Convert.self, Synth.self]),
+        ]
+    )
+}

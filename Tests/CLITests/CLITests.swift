@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+/// Runs the built `cem` binary as a user would and checks what it prints.
+struct CLI {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+
+    static let binary: String = {
+        // Tests run from the build products directory, next to the `cem` executable.
+        var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
+        for directory in candidates {
+            let path = directory.appendingPathComponent("cem").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return "cem"
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite("cem command line", .serialized)
+struct CLITests {
+    @Test("--version and --help")
+    func helpAndVersion() throws {
+        let version = try CLI.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        let help = try CLI.run(["--help"])
+        #expect(help.status == 0)
+        for word in ["info", "convert", "synth", "FILE#DATASET"] { #expect(help.stdout.contains(word)) }
+        for command in ["info", "convert", "synth"] {
+            let sub = try CLI.run([command, "--help"])
+            #expect(sub.status == 0)
+            #expect(sub.stdout.contains("Example"))
+        }
+    }
+
+    @Test("info prints one line per file with shape, type, spacing and statistics")
+    func infoLine() throws {
+        let result = try CLI.run(["info", CLI.fixtures + "/io/mrc_mode1_int16.mrc"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("mrc 6x64x80 int16 spacing 8 x 8 x 40 (x y z) min 200 max 9600"))
+    }
+
+    @Test("info --json gives shape, dtype, spacing and min/max")
+    func infoJSON() throws {
+        let result = try CLI.run(["info", "--json", CLI.fixtures + "/io/cremi_like.hdf#volumes/raw",
+                                  CLI.fixtures + "/io/png_u16_gray.png"])
+        #expect(result.status == 0)
+        let entries = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [[String: Any]]
+        #expect(entries.count == 2)
+        #expect(entries[0]["shape"] as? [Int] == [6, 64, 80])
+        #expect(entries[0]["dtype"] as? String == "uint8")
+        #expect(entries[0]["spacing"] as? [Double] == [4, 4, 40])
+        #expect(entries[1]["max"] as? Double == 55515)
+    }
+
+    @Test("info on a malformed file exits non-zero and names the file, still reporting the others")
+    func infoMalformed() throws {
+        let bad = CLI.fixtures + "/io/malformed/truncated.mrc"
+        let result = try CLI.run(["info", bad, CLI.fixtures + "/io/tiff_u8_2d.tif"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(bad))
+        #expect(result.stdout.contains("tiff_u8_2d.tif: tiff 64x80 uint8"))
+    }
+
+    @Test("convert to uint8 TIFF, and synth writes a reproducible volume")
+    func convertAndSynth() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("u8.tif").path
+        let convert = try CLI.run(["convert", CLI.fixtures + "/io/mrc_mode6_uint16.mrc", out, "--uint8", "patchify"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let info = try CLI.run(["info", "--json", out])
+        let entry = (try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as! [[String: Any]])[0]
+        #expect(entry["dtype"] as? String == "uint8")
+        // 43200 / 65535 * 255 = 168.09 → 168; spacing survives the TIFF round trip.
+        #expect(entry["max"] as? Double == 168)
+        #expect(entry["spacing"] as? [Double] == [8, 8, 40])
+
+        let badRule = try CLI.run(["convert", out, out + ".nrrd", "--uint8", "nonsense"])
+        #expect(badRule.status != 0)
+
+        let a = directory.appendingPathComponent("a.nrrd").path, b = directory.appendingPathComponent("b.nrrd").path
+        for path in [a, b] {
+            let synth = try CLI.run(["synth", path, "--depth", "4", "--height", "64", "--width", "64", "--seed", "7"])
+            #expect(synth.status == 0, "\(synth.stderr)")
+        }
+        #expect(FileManager.default.contents(atPath: a) == FileManager.default.contents(atPath: b))
+    }
+}
