@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "cem", targets: ["cem"]),
         .library(name: "VolumeIO", targets: ["VolumeIO"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Curation", targets: ["Curation"]),
     ],
     dependencies: [
@@ -30,7 +31,8 @@ let package = Package(
         ),
         .target(name: "Reporting"),
         .target(name: "VolumeIO", dependencies: ["CEMNative", "Reporting"]),
-        .target(name: "Curation", dependencies: ["VolumeIO", "Reporting"]),
+        .target(name: "Imaging", dependencies: ["VolumeIO"]),
+        .target(name: "Curation", dependencies: ["VolumeIO", "Imaging", "Reporting"]),
         .executableTarget(
             name: "cem",
             dependencies: [
@@ -39,7 +41,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO"]),
-        .testTarget(name: "CurationTests", dependencies: ["Curation", "VolumeIO"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
+        .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),
     ]
 )
