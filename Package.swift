@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C shims over libpng, libjpeg, libhdf5, zlib and libtiff's error hooks:
@@ -32,7 +33,10 @@ let package = Package(
         .target(name: "Reporting"),
         .target(name: "VolumeIO", dependencies: ["CEMNative", "Reporting"]),
         .target(name: "Imaging", dependencies: ["VolumeIO"]),
-        .target(name: "Curation", dependencies: ["VolumeIO", "Imaging", "Reporting"]),
+        .target(
+            name: "Curation",
+            dependencies: ["VolumeIO", "Imaging", "Reporting", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "cem",
             dependencies: [

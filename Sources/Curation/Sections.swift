@@ -1,0 +1,33 @@
+import Imaging
+import VolumeIO
+
+extension Volume {
+    /// The cross-section at `index` along `axis` of a uint8 volume, as numpy
+    /// indexes it: 0 → `im[index]` (y, x), 1 → `im[:, index]` (z, x),
+    /// 2 → `im[:, :, index]` (z, y).
+    public func section(axis: Int, index: Int) -> GrayImage {
+        precondition(elementType == .uint8, "sections are cut from uint8 volumes")
+        switch axis {
+        case 0:
+            return withPlane(index, as: UInt8.self) { GrayImage(width: width, height: height, pixels: Array($0)) }
+        case 1:
+            var pixels = [UInt8]()
+            pixels.reserveCapacity(depth * width)
+            for z in 0..<depth {
+                withPlane(z, as: UInt8.self) { pixels.append(contentsOf: $0[(index * width)..<((index + 1) * width)]) }
+            }
+            return GrayImage(width: width, height: depth, pixels: pixels)
+        default:
+            var pixels = [UInt8](repeating: 0, count: depth * height)
+            for z in 0..<depth {
+                withPlane(z, as: UInt8.self) { plane in
+                    for y in 0..<height { pixels[z * height + y] = plane[y * width + index] }
+                }
+            }
+            return GrayImage(width: height, height: depth, pixels: pixels)
+        }
+    }
+
+    /// The number of voxels along an axis (0 = z, 1 = y, 2 = x).
+    public func length(ofAxis axis: Int) -> Int { [depth, height, width][axis] }
+}
