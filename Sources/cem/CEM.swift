@@ -19,6 +19,9 @@ struct CEM: ParsableCommand {
         version: version,
         groupedSubcommands: [
             CommandGroup(name: "Inspect and convert", subcommands: [Info.self, Convert.self, Synth.self]),
+            CommandGroup(name: "Curate (build the dataset)", subcommands: [
+                Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Export.self, Stats.self,
+            ]),
         ]
     )
 }

@@ -111,3 +111,38 @@ struct CLITests {
         #expect(FileManager.default.contents(atPath: a) == FileManager.default.contents(atPath: b))
     }
 }
+
+@Suite("cem curation commands", .serialized)
+struct CurationCLITests {
+    @Test("dhash prints imagehash's hex for real EM patches")
+    func dhash() throws {
+        // From Fixtures/dhash/expected.csv (whole 224x224 images).
+        let file = CLI.fixtures + "/real-em/correlation/images/canalicular_channels.png"
+        let result = try CLI.run(["dhash", file])
+        #expect(result.status == 0)
+        #expect(result.stdout == "77b48c2927130224  \(file)\n")
+    }
+
+    @Test("patchify3d → stats → export, with a summary and a non-zero exit for a bad input")
+    func pipeline() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cem-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/vols", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CLI.fixtures + "/patchify/emstack_aniso.nrrd",
+                                         toPath: root + "/vols/emstack_aniso.nrrd")
+        try FileManager.default.copyItem(atPath: CLI.fixtures + "/io/malformed/truncated.mrc",
+                                         toPath: root + "/vols/bad.mrc")
+        let run = try CLI.run(["patchify3d", root + "/vols", root + "/stores", "--jobs", "2"])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("emstack_aniso  written        32       16"))
+        #expect(run.stderr.contains("bad.mrc"))
+        let stats = try CLI.run(["stats", "--json", root + "/stores/emstack_aniso.patches.sqlite"])
+        let entry = (try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as! [[String: Any]])[0]
+        #expect(entry["before"] as? Int == 32 && entry["after"] as? Int == 16)
+        let export = try CLI.run(["export", root + "/stores/emstack_aniso.patches.sqlite", "--out", root + "/curated"])
+        #expect(export.status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/curated/emstack_aniso").count == 16)
+        let help = try CLI.run(["patchify3d", "--help"])
+        #expect(help.stdout.contains("--min-distance") && help.stdout.contains("Example"))
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import Imaging
+import VolumeIO
+
+/// cem's patch store: one SQLite file per dataset (`<dataset>.patches.sqlite`)
+/// holding the kept patches (pixels, location, dHash) and a `meta` table
+/// (parameters, tool version, counts, state).
+///
+/// A store is written under a temporary name and renamed only after its final
+/// transaction marks it complete, so a killed run never leaves a file that
+/// claims to be complete; a rerun skips complete stores and redoes the rest.
+public final class PatchStore: Sendable {
+    public static let fileSuffix = ".patches.sqlite"
+    public static let toolVersion = "cem 0.1.0"
+
+    public let path: String
+    public let dataset: String
+    private let database: DatabaseQueue
+
+    public struct StoredPatch: Sendable {
+        public let name: String
+        public let source: String
+        public let axis: Int?
+        public let slice: Int
+        public let box: PatchGrid.Box
+        public let hash: UInt64
+        public let image: GrayImage
+    }
+
+    public static func path(in directory: String, dataset: String) -> String {
+        (directory as NSString).appendingPathComponent(dataset + fileSuffix)
+    }
+
+    /// The dataset a store file belongs to: its file name without the suffix.
+    public static func dataset(ofStoreAt path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        return name.hasSuffix(fileSuffix) ? String(name.dropLast(fileSuffix.count)) : FileFormat.baseName(of: name)
+    }
+
+    /// Opens an existing store read-only.
+    public init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw VolumeIOError(.io, path, "no such patch store")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            _ = try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM patches") }
+        } catch {
+            throw VolumeIOError(.corrupt, path, "not a cem patch store (\(error))")
+        }
+        self.path = path
+        dataset = Self.dataset(ofStoreAt: path)
+    }
+
+    /// Whether a complete store exists at `path` (the resume rule).
+    public static func isComplete(at path: String) -> Bool {
+        guard let store = try? PatchStore(path: path) else { return false }
+        return (try? store.meta()["state"]) == "complete"
+    }
+
+    public func meta() throws -> [String: String] {
+        try database.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map { ($0["key"], $0["value"]) },
+                       uniquingKeysWith: { _, last in last })
+        }
+    }
+
+    public func count() throws -> Int {
+        try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM patches") ?? 0 }
+    }
+
+    /// Streams the patches in stored (dedupe walk) order without loading them all.
+    public func forEach(_ body: (StoredPatch) throws -> Void) throws {
+        try database.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT name, source, axis, slice, y0, y1, x0, x1, height, width, dhash, pixels FROM patches ORDER BY id
+                """)
+            while let row = try rows.next() {
+                let height: Int = row["height"], width: Int = row["width"]
+                let pixels = [UInt8](row["pixels"] as Data)
+                guard pixels.count == height * width else {
+                    throw VolumeIOError(.corrupt, path, "patch \(row["name"] as String) has \(pixels.count) bytes for \(width)x\(height)")
+                }
+                try body(StoredPatch(
+                    name: row["name"], source: row["source"], axis: row["axis"], slice: row["slice"],
+                    box: PatchGrid.Box(y0: row["y0"], y1: row["y1"], x0: row["x0"], x1: row["x1"]),
+                    hash: UInt64(bitPattern: row["dhash"]),
+                    image: GrayImage(width: width, height: height, pixels: pixels)))
+            }
+        }
+    }
+
+    /// Kept patches per axis ("2d" for 2D images).
+    public func countsByAxis() throws -> [String: Int] {
+        try database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT axis, count(*) AS n FROM patches GROUP BY axis") {
+                let axis: Int? = row["axis"]
+                counts[axis.map(String.init) ?? "2d"] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    /// Writes the kept patches of `result` as a complete store at `path`, atomically.
+    public static func write(_ result: PatchifyResult, source: String, options: PatchifyOptions,
+                             to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw VolumeIOError(.io, path, "output directory \(directory) does not exist")
+        }
+        let partial = path + ".partial"
+        for leftover in [partial, partial + "-journal"] { try? FileManager.default.removeItem(atPath: leftover) }
+        do {
+            let database = try DatabaseQueue(path: partial)
+            try database.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE patches (
+                        id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+                        axis INTEGER, slice INTEGER NOT NULL,
+                        y0 INTEGER NOT NULL, y1 INTEGER NOT NULL, x0 INTEGER NOT NULL, x1 INTEGER NOT NULL,
+                        height INTEGER NOT NULL, width INTEGER NOT NULL,
+                        dhash INTEGER NOT NULL, pixels BLOB NOT NULL, score REAL);
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """)
+                let insert = try db.makeStatement(sql: """
+                    INSERT INTO patches (name, source, axis, slice, y0, y1, x0, x1, height, width, dhash, pixels)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for index in result.kept {
+                    let patch = result.patches[index]
+                    try insert.execute(arguments: [
+                        patch.name, source, patch.axis, patch.slice, patch.box.y0, patch.box.y1, patch.box.x0,
+                        patch.box.x1, patch.image.height, patch.image.width, Int64(bitPattern: patch.hash),
+                        Data(patch.image.pixels),
+                    ])
+                }
+                var meta: [String: String] = [
+                    "tool": toolVersion, "dataset": result.dataset, "source": source,
+                    "patches_before_dedupe": String(result.patches.count), "patches_after_dedupe": String(result.kept.count),
+                    "crop_size": String(options.cropSize), "hash_size": String(options.hashSize),
+                    "min_distance": String(options.minDistance), "seed": String(options.seed),
+                    "slice_spacing": String(options.spacing), "dedupe": String(options.dedupe),
+                    "axes_requested": options.axes.map(String.init).joined(separator: " "),
+                    "axes_cut": result.axes.map(String.init).joined(separator: " "),
+                    "created": ISO8601DateFormatter().string(from: Date()),
+                ]
+                if let spacing = result.spacing { meta["voxel_spacing_xyz"] = "\(spacing.x) \(spacing.y) \(spacing.z)" }
+                for (axis, count) in Dictionary(grouping: result.patches, by: { $0.axis.map(String.init) ?? "2d" })
+                    .mapValues(\.count) {
+                    meta["patches_before_dedupe_axis_\(axis)"] = String(count)
+                }
+                // Last, in the same transaction: the store is complete only if everything above committed.
+                meta["state"] = "complete"
+                for (key, value) in meta {
+                    try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+                }
+            }
+            try database.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw VolumeIOError(.io, path, "cannot write patch store: \(error)")
+        }
+        guard rename(partial, path) == 0 else {
+            throw VolumeIOError(.io, path, "cannot move patch store into place: \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import ArgumentParser
+import Curation
+import Foundation
+import Imaging
+import VolumeIO
+
+/// Options shared by the commands that can use several cores.
+struct JobOptions: ParsableArguments {
+    @Option(name: .customLong("jobs"), help: "Worker threads (default: all cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+}
+
+/// Options of the patch cutting and dedupe steps, with the reference's defaults.
+struct PatchOptions: ParsableArguments {
+    @Option(help: "Side of the square patches, in pixels.") var cropSize = 224
+    @Option(help: "dHash size: hashes have hash-size² bits (8 → 64 bits).") var hashSize = 8
+    @Option(help: "Patches whose hashes differ in at most this many bits are near-duplicates.") var minDistance = 12
+    @Option(help: "Seed of the random order the dedupe walks; the same seed gives the same result.")
+    var seed: UInt64 = 0
+
+    func apply(to options: inout PatchifyOptions) {
+        options.cropSize = cropSize
+        options.hashSize = hashSize
+        options.minDistance = minDistance
+        options.seed = seed
+    }
+}
+
+/// Prints a summary table and fails the command when any input failed.
+enum OutcomeReport {
+    static func finish(_ outcomes: [DatasetOutcome], title: String, showPatches: Bool = true) throws {
+        let nameWidth = max(7, outcomes.map(\.dataset.count).max() ?? 0)
+        func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+        print("\n\(title)")
+        print(pad("dataset", nameWidth) + "  status   " + (showPatches ? "  before    after" : "   count"))
+        for o in outcomes {
+            let counts = showPatches
+                ? String(format: "%8d %8d", o.patchesBefore, o.patchesAfter) : String(format: "%8d", o.patchesAfter)
+            print(pad(o.dataset, nameWidth) + "  " + pad(o.status.rawValue, 7) + "  " + counts
+                  + (o.status == .written && o.seconds > 0 ? String(format: "  %.1fs", o.seconds) : ""))
+        }
+        let failed = outcomes.filter { $0.status == .failed }
+        if !failed.isEmpty {
+            Terminal.error("\(failed.count) of \(outcomes.count) input(s) failed:")
+            for o in failed { Terminal.error("  \(o.dataset): \(o.message)") }
+            throw ExitCode(1)
+        }
+    }
+
+    static func run(_ body: () throws -> [DatasetOutcome], title: String, showPatches: Bool = true) throws {
+        let outcomes: [DatasetOutcome]
+        do { outcomes = try body() } catch let error as VolumeIOError {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        } catch let error as PatchifyError {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        try finish(outcomes, title: title, showPatches: showPatches)
+    }
+}
+
+struct Patchify3D: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patchify3d",
+        abstract: "Cut EM volumes into xy/xz/yz sections and 224x224 patches, dropping near-duplicates.",
+        discussion: """
+            Every volume file in DIR (TIFF, MRC, NRRD, NIfTI, ...) becomes one patch store, \
+            OUT/<name>.patches.sqlite, where <name> is the file name without its extension. As the \
+            reference patchify3d.py: non-uint8 data is scaled by the patchify rule; sections are cut \
+            along the requested axes (0 = xy, 1 = xz, 2 = yz) at slices 0, spacing, ... up to but \
+            excluding the last slice; a volume whose z voxel size differs from x by more than 25%, \
+            or whose name contains "video", is cut in xy only. Patches are named \
+            <name>-LOC-<axis>_<slice>_<y0>-<y1>_<x0>-<x1> and deduplicated: walking them in a \
+            seeded random order, each kept patch removes every later one whose dHash is within \
+            --min-distance bits.
+
+            A complete store is skipped on rerun (resume); an unreadable volume is reported and the \
+            others continue. Export stores with `cem export`, inspect them with `cem stats`.
+
+            Example: cem patchify3d volumes/ patches/ --axes 0 1 2 --jobs 8
+            """)
+
+    @Argument(help: ArgumentHelp("Directory of EM volumes.", valueName: "dir"), completion: .directory)
+    var directory: String
+    @Argument(help: ArgumentHelp("Output directory for the patch stores.", valueName: "out"), completion: .directory)
+    var output: String
+    @Option(parsing: .upToNextOption, help: "Axes to cut: 0 (xy), 1 (xz), 2 (yz).") var axes: [Int] = [0, 1, 2]
+    @Option(help: "Cut every n-th slice.") var spacing = 1
+    @OptionGroup var patch: PatchOptions
+    @OptionGroup var jobOptions: JobOptions
+
+    func run() throws {
+        var options = PatchifyOptions()
+        options.axes = axes
+        options.spacing = spacing
+        patch.apply(to: &options)
+        try OutcomeReport.run({
+            try CurationJobs.patchify3D(directory: directory, output: output, options: options,
+                                        jobs: jobOptions.jobs, progress: TerminalProgress())
+        }, title: "patchify3d → \(output)")
+    }
+}
+
+struct Patchify2D: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patchify2d",
+        abstract: "Cut groups of 2D EM images into 224x224 patches.",
+        discussion: """
+            DIR holds one subdirectory per image group; each group becomes a patch store \
+            OUT/<group>.patches.sqlite. Images are taken in sorted file-name order (the reference \
+            uses unsorted glob order, so its numbering can differ), converted to uint8 by the \
+            patchify rule, and cut into a grid of crop-size patches named \
+            <index>-LOC-2d-<y0>-<y1>_<x0>-<x1>, the index zero-padded to 1 + ceil(ln(n images)) \
+            digits. No dedupe unless --dedupe.
+
+            Example: cem patchify2d images/ patches/ --dedupe
+            """)
+
+    @Argument(help: ArgumentHelp("Directory of image groups (one subdirectory each).", valueName: "dir"),
+              completion: .directory)
+    var directory: String
+    @Argument(help: ArgumentHelp("Output directory for the patch stores.", valueName: "out"), completion: .directory)
+    var output: String
+    @Flag(help: "Drop near-duplicate patches, as patchify3d does.") var dedupe = false
+    @OptionGroup var patch: PatchOptions
+    @OptionGroup var jobOptions: JobOptions
+
+    func run() throws {
+        var options = PatchifyOptions()
+        options.dedupe = dedupe
+        patch.apply(to: &options)
+        try OutcomeReport.run({
+            try CurationJobs.patchify2D(directory: directory, output: output, options: options,
+                                        jobs: jobOptions.jobs, progress: TerminalProgress())
+        }, title: "patchify2d → \(output)")
+    }
+}
+
+struct Cleanup2D: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup2d",
+        abstract: "Standardise groups of 2D EM images to single-channel 8-bit grayscale.",
+        discussion: """
+            DIR holds one subdirectory per image group. Every image is reduced to its first channel \
+            and converted to uint8 by the cleanup rule (unsigned x/2^bits*255, signed \
+            (x+2^(bits-1))/2^bits*255, float min-max), then saved under the same group name in OUT, \
+            or in place without -o. TIFF and PNG keep their names; other formats are saved as PNG. \
+            A file that cannot be read is reported and skipped; the rest of the group continues.
+
+            Example: cem cleanup2d raw_images/ -o clean_images/
+            """)
+
+    @Argument(help: ArgumentHelp("Directory of image groups.", valueName: "dir"), completion: .directory)
+    var directory: String
+    @Option(name: .short, help: ArgumentHelp("Output directory (default: convert in place).", valueName: "out"))
+    var output: String?
+
+    func run() throws {
+        try OutcomeReport.run({
+            try CurationJobs.cleanup2D(directory: directory, output: output, progress: TerminalProgress())
+        }, title: "cleanup2d → \(output ?? directory)", showPatches: false)
+    }
+}
+
+struct DHashCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dhash",
+        abstract: "Print the dHash of images as patchify computes it.",
+        discussion: """
+            For each image: convert to uint8 (patchify rule), resize to crop-size x crop-size with \
+            Pillow's BILINEAR filter, then imagehash's dhash (LANCZOS to 9x8, right > left). Prints \
+            `<16 hex digits>  <file>`, identical to str(imagehash.dhash(...)) in the reference. \
+            For a volume, the first z-slice is hashed.
+
+            Example: cem dhash patches/*.tiff
+            """)
+
+    @Argument(help: ArgumentHelp("Images to hash.", valueName: "file"), completion: .file()) var files: [String]
+    @Option(help: "Size the patch is resized to before hashing.") var cropSize = 224
+    @Option(help: "dHash size (8 → 64 bits).") var hashSize = 8
+
+    func validate() throws {
+        guard (1...8).contains(hashSize) else { throw ValidationError("--hash-size must be 1...8") }
+        guard cropSize >= 8 else { throw ValidationError("--crop-size must be at least 8") }
+    }
+
+    func run() throws {
+        var failed = false
+        for file in files {
+            do {
+                let plane = try VolumeFile.read(file).slice(z: 0).toUInt8(.patchify, name: file)
+                let hash = DHash.patchHash(plane.section(axis: 0, index: 0), cropSize: cropSize, hashSize: hashSize)
+                let digits = (hashSize * hashSize + 3) / 4
+                print("\(String(DHash.hex(hash).suffix(digits)))  \(file)")
+            } catch {
+                Terminal.error("error: \(error)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the patches of patch stores in the reference's curated layout.",
+        discussion: """
+            Each STORE (<dataset>.patches.sqlite) is written as OUT/<dataset>/<patch name>.tiff, \
+            8-bit grayscale, the layout the reference's classifier and training scripts read. \
+            Files already present are kept, so an interrupted export resumes.
+
+            Example: cem export patches/*.patches.sqlite --out curated/
+            """)
+
+    @Argument(help: ArgumentHelp("Patch stores to export.", valueName: "store"), completion: .file()) var stores: [String]
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+
+    func run() throws {
+        try OutcomeReport.run({
+            CurationJobs.export(stores: stores, output: out, progress: TerminalProgress())
+        }, title: "export → \(out) (files written)", showPatches: false)
+    }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise patch stores: patches before and after dedupe, per axis, sizes.",
+        discussion: "Example: cem stats patches/*.patches.sqlite --json")
+
+    @Argument(help: ArgumentHelp("Patch stores.", valueName: "store"), completion: .file()) var stores: [String]
+    @Flag(help: "Print JSON instead of a table.") var json = false
+
+    struct Entry: Encodable {
+        var dataset: String
+        var state: String
+        var before: Int
+        var after: Int
+        var beforeByAxis: [String: Int]
+        var afterByAxis: [String: Int]
+        var patchSizes: [String: Int]
+        var parameters: [String: String]
+    }
+
+    func run() throws {
+        var entries: [Entry] = []
+        var failed = false
+        for path in stores {
+            do {
+                let store = try PatchStore(path: path)
+                let meta = try store.meta()
+                var sizes: [String: Int] = [:]
+                try store.forEach { sizes["\($0.image.height)x\($0.image.width)", default: 0] += 1 }
+                var beforeByAxis: [String: Int] = [:]
+                for (key, value) in meta where key.hasPrefix("patches_before_dedupe_axis_") {
+                    beforeByAxis[String(key.dropFirst("patches_before_dedupe_axis_".count))] = Int(value)
+                }
+                let parameterKeys = ["crop_size", "hash_size", "min_distance", "seed", "slice_spacing", "axes_cut",
+                                     "voxel_spacing_xyz", "source", "tool", "created"]
+                entries.append(Entry(
+                    dataset: store.dataset, state: meta["state"] ?? "incomplete",
+                    before: Int(meta["patches_before_dedupe"] ?? "") ?? 0, after: try store.count(),
+                    beforeByAxis: beforeByAxis, afterByAxis: try store.countsByAxis(), patchSizes: sizes,
+                    parameters: meta.filter { parameterKeys.contains($0.key) }))
+            } catch {
+                Terminal.error("error: \(error)")
+                failed = true
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+        } else {
+            for e in entries {
+                let axes = e.afterByAxis.keys.sorted().map { "\($0): \(e.beforeByAxis[$0] ?? 0) → \(e.afterByAxis[$0]!)" }
+                let kept = e.before > 0 ? String(format: " (%.0f%% kept)", 100 * Double(e.after) / Double(e.before)) : ""
+                print("\(e.dataset): \(e.before) → \(e.after) patches\(kept); by axis \(axes.joined(separator: ", "))")
+                print("  sizes " + e.patchSizes.sorted { $0.value > $1.value }.prefix(4).map { "\($0.key) ×\($0.value)" }
+                    .joined(separator: ", ") + "; " + e.parameters.sorted { $0.key < $1.key }.filter { $0.key != "source" }
+                    .map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Reporting
+import Testing
+import VolumeIO
+@testable import Curation
+
+@Suite("Patch stores and the batch jobs", .serialized)
+struct PatchStoreTests {
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cem-store-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func writeVolume(_ directory: String, _ name: String, seed: UInt64, spacing: Spacing) throws {
+        var volume = SyntheticEM(depth: 5, height: 240, width: 460, seed: seed).generate()
+        volume.spacing = spacing
+        try VolumeFile.write(volume, to: directory + "/" + name)
+    }
+
+    @Test("patchify3d writes complete stores, skips them on rerun, reports bad volumes and continues")
+    func patchify3DJob() throws {
+        let root = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let input = root + "/in", output = root + "/out"
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        try Self.writeVolume(input, "iso.nrrd", seed: 1, spacing: Spacing(x: 8, y: 8, z: 8))
+        try Self.writeVolume(input, "aniso.mrc", seed: 2, spacing: Spacing(x: 8, y: 8, z: 40))
+        try Data("not a volume".utf8).write(to: URL(fileURLWithPath: input + "/notes.txt"))
+
+        let outcomes = try CurationJobs.patchify3D(directory: input, output: output, options: PatchifyOptions(),
+                                                   jobs: 2, progress: SilentProgress())
+        #expect(outcomes.map(\.dataset) == ["aniso", "iso", "notes"])
+        #expect(outcomes.map(\.status) == [.written, .written, .failed])
+
+        let store = try PatchStore(path: output + "/iso.patches.sqlite")
+        let meta = try store.meta()
+        #expect(meta["state"] == "complete")
+        #expect(meta["axes_cut"] == "0 1 2")
+        #expect(Int(meta["patches_before_dedupe"]!) == outcomes[1].patchesBefore)
+        #expect(try store.count() == outcomes[1].patchesAfter)
+        var names: [String] = []
+        try store.forEach { patch in
+            names.append(patch.name)
+            #expect(patch.image.height == patch.box.height && patch.image.width == patch.box.width)
+        }
+        #expect(names.allSatisfy { $0.hasPrefix("iso-LOC-") })
+        #expect(try PatchStore(path: output + "/aniso.patches.sqlite").countsByAxis().keys.sorted() == ["0"])
+
+        let again = try CurationJobs.patchify3D(directory: input, output: output, options: PatchifyOptions(),
+                                                jobs: 2, progress: SilentProgress())
+        #expect(again.map(\.status) == [.skipped, .skipped, .failed])
+        #expect(!FileManager.default.fileExists(atPath: output + "/iso.patches.sqlite.partial"))
+    }
+
+    @Test("the same seed gives the same store; results do not depend on --jobs")
+    func reproducible() throws {
+        let volume = SyntheticEM(depth: 4, height: 230, width: 230, seed: 5).generate()
+        var options = PatchifyOptions()
+        options.seed = 11
+        let one = try Patchify.patchify3D(volume: volume, dataset: "v", file: "v", options: options, jobs: 1,
+                                          progress: SilentProgress())
+        let two = try Patchify.patchify3D(volume: volume, dataset: "v", file: "v", options: options, jobs: 2,
+                                          progress: SilentProgress())
+        #expect(one.patches == two.patches)
+        #expect(one.kept == two.kept)
+    }
+
+    @Test("an incomplete store is not complete and is redone")
+    func incompleteStore() throws {
+        let root = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // A store killed before its last transaction: tables, no state row.
+        let path = root + "/x.patches.sqlite"
+        try Data().write(to: URL(fileURLWithPath: path))
+        #expect(!PatchStore.isComplete(at: path))
+        #expect(throws: VolumeIOError.self) { try PatchStore(path: path) }
+    }
+
+    @Test("patchify2d, cleanup2d and export on real EM images")
+    func twoDJobs() throws {
+        let root = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/real-em/correlation/images").path
+        let group = root + "/raw/cells"
+        try FileManager.default.createDirectory(atPath: group, withIntermediateDirectories: true)
+        for name in ["er.png", "nuclei.png", "mitochondria1.png"] {
+            try FileManager.default.copyItem(atPath: images + "/" + name, toPath: group + "/" + name)
+        }
+        // A 16-bit image for cleanup, and a broken file that must not stop the group.
+        let wide = Volume(height: 300, width: 500, values: (0..<150_000).map { UInt16($0 % 65536) })
+        try VolumeFile.write(wide, to: group + "/wide16.tif")
+        try Data("broken".utf8).write(to: URL(fileURLWithPath: group + "/broken.png"))
+
+        let cleaned = try CurationJobs.cleanup2D(directory: root + "/raw", output: root + "/clean",
+                                                 progress: SilentProgress())
+        #expect(cleaned.count == 1 && cleaned[0].status == .failed && cleaned[0].patchesAfter == 4)
+        let wideClean = try VolumeFile.read(root + "/clean/cells/wide16.tif")
+        #expect(wideClean.elementType == .uint8)
+        // cleanup rule: 65535 → 254
+        #expect(wideClean.values(as: UInt8.self)[65535] == 254)
+
+        try FileManager.default.removeItem(atPath: group + "/broken.png")
+        var options = PatchifyOptions()
+        options.dedupe = false
+        let outcomes = try CurationJobs.patchify2D(directory: root + "/raw", output: root + "/stores", options: options,
+                                                   jobs: 2, progress: SilentProgress())
+        #expect(outcomes.map(\.status) == [.written])
+        // er 224x224 → 1; mitochondria1 138x224 → 1; nuclei 130x224 → 1; wide16 300x500 → 1x2
+        // (300/224 rounds to 1, so rows 224..<300 are dropped). 4 images: 1 + ceil(ln 4) = 3 digits.
+        #expect(outcomes[0].patchesBefore == 5)
+        let store = try PatchStore(path: root + "/stores/cells.patches.sqlite")
+        var names: [String] = []
+        try store.forEach { names.append($0.name) }
+        #expect(names == ["000-LOC-2d-0-224_0-224", "001-LOC-2d-0-138_0-224", "002-LOC-2d-0-130_0-224",
+                          "003-LOC-2d-0-224_0-224", "003-LOC-2d-0-224_224-448"])
+
+        let exported = CurationJobs.export(stores: [store.path], output: root + "/curated", progress: SilentProgress())
+        #expect(exported[0].patchesAfter == 5)
+        let tiff = try VolumeFile.read(root + "/curated/cells/001-LOC-2d-0-138_0-224.tiff")
+        #expect(tiff.shape == [138, 224] && tiff.elementType == .uint8)
+        let original = try VolumeFile.read(images + "/mitochondria1.png")
+        #expect(tiff.values(as: UInt8.self) == original.values(as: UInt8.self))
+        // Rerun keeps existing files.
+        #expect(CurationJobs.export(stores: [store.path], output: root + "/curated", progress: SilentProgress())[0]
+            .patchesAfter == 0)
+    }
+}
