@@ -32,10 +32,14 @@ let package = Package(
         ),
         .target(name: "Reporting"),
         .target(name: "VolumeIO", dependencies: ["CEMNative", "Reporting"]),
-        .target(name: "Imaging", dependencies: ["VolumeIO"]),
+        // Hot loops (resampling, Hamming search) built for baseline x86-64 and AVX2/POPCNT, chosen at load time.
+        .target(name: "CImagingKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Imaging", dependencies: ["VolumeIO", "CImagingKernels"]),
         .target(
             name: "Curation",
-            dependencies: ["VolumeIO", "Imaging", "Reporting", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "VolumeIO", "Imaging", "Reporting", "CImagingKernels", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .executableTarget(
             name: "cem",
@@ -44,6 +48,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmark driver for bench/ (not installed, not tested).
+        .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO"]),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO"]),

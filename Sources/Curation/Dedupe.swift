@@ -1,3 +1,4 @@
+import CImagingKernels
 /// The reference's near-duplicate removal (`patchify3d.deduplicate`): walk the
 /// hashes in a given order; the first hash not yet removed becomes an exemplar
 /// and removes every remaining hash within `maxDistance` bits of it (itself
@@ -10,13 +11,13 @@ public enum Dedupe {
     /// Exemplar indices (into `hashes`), in walk order.
     public static func exemplars(hashes: [UInt64], order: [Int], maxDistance: Int) -> [Int] {
         precondition(order.count == hashes.count, "order must be a permutation of the hashes")
-        if hashes.count < 64 || maxDistance >= 16 || maxDistance < 0 {
+        if hashes.count < 64 || maxDistance > 20 || maxDistance < 0 {
             return exemplarsByScan(hashes: hashes, order: order, maxDistance: maxDistance)
         }
         let index = MultiIndex(hashes: hashes, maxDistance: maxDistance)
-        var removed = [Bool](repeating: false, count: hashes.count)
+        var removed = [UInt8](repeating: 0, count: hashes.count)
         var result: [Int] = []
-        for candidate in order where !removed[candidate] {
+        for candidate in order where removed[candidate] == 0 {
             result.append(candidate)
             index.removeNeighbours(of: hashes[candidate], removed: &removed)
         }
@@ -51,68 +52,64 @@ public enum Dedupe {
     }
 }
 
-/// Multi-index hashing (Norouzi et al.): the 64 bits are split into four 16-bit
-/// chunks; two hashes within distance d differ by at most d/4 bits in at least
-/// one chunk (pigeonhole), so probing every chunk value within d/4 bits of the
-/// query's finds every neighbour. Each chunk's table is a counting-sorted array.
+/// Multi-index hashing (Norouzi et al.) with the generalised pigeonhole
+/// principle (Qin et al.): the 64 bits are split into four 16-bit chunks with
+/// thresholds t_i summing to d - 3 (e.g. 3, 2, 2, 2 for d = 12). If two hashes
+/// differed by more than t_i bits in every chunk they would differ by at least
+/// d + 1 bits, so every neighbour within d is found by probing, in some chunk i,
+/// the keys within t_i bits of the query's. Buckets store the hashes themselves
+/// (counting-sorted by chunk key), so checking a candidate reads memory in order.
 struct MultiIndex {
-    let hashes: [UInt64]
     let maxDistance: Int
-    /// Per chunk: start of each 16-bit key's bucket in `ids` (65,537 entries).
+    let thresholds: [Int]
+    /// Per chunk: start of each 16-bit key's bucket (65,537 entries).
     let offsets: [[Int32]]
-    let ids: [[Int32]]
-    /// Every 16-bit mask with at most maxDistance/4 bits set.
-    let probes: [UInt16]
+    /// Per chunk: hashes and their indices, grouped by chunk key.
+    let bucketHashes: [[UInt64]]
+    let bucketIDs: [[Int32]]
+    /// Per chunk: every 16-bit mask with at most t_i bits set.
+    let probes: [[UInt16]]
+
+    static func thresholds(maxDistance: Int) -> [Int] {
+        let total = maxDistance - 3
+        return (0..<4).map { i in Int((Double(total + 3 - i) / 4).rounded(.down)) }
+    }
 
     init(hashes: [UInt64], maxDistance: Int) {
-        self.hashes = hashes
         self.maxDistance = maxDistance
-        var offsets: [[Int32]] = []
-        var ids: [[Int32]] = []
-        for chunk in 0..<4 {
+        thresholds = Self.thresholds(maxDistance: maxDistance)
+        var offsets: [[Int32]] = [], bucketHashes: [[UInt64]] = [], bucketIDs: [[Int32]] = []
+        for chunk in 0..<4 where thresholds[chunk] >= 0 {
+            let shift = UInt64(16 * chunk)
             var counts = [Int32](repeating: 0, count: 65_537)
-            for h in hashes { counts[Int((h >> (16 * UInt64(chunk))) & 0xFFFF) + 1] += 1 }
+            for h in hashes { counts[Int((h >> shift) & 0xFFFF) + 1] += 1 }
             for i in 1..<counts.count { counts[i] += counts[i - 1] }
             var fill = counts
-            var bucket = [Int32](repeating: 0, count: hashes.count)
+            var sortedHashes = [UInt64](repeating: 0, count: hashes.count)
+            var ids = [Int32](repeating: 0, count: hashes.count)
             for (i, h) in hashes.enumerated() {
-                let key = Int((h >> (16 * UInt64(chunk))) & 0xFFFF)
-                bucket[Int(fill[key])] = Int32(i)
+                let key = Int((h >> shift) & 0xFFFF)
+                sortedHashes[Int(fill[key])] = h
+                ids[Int(fill[key])] = Int32(i)
                 fill[key] += 1
             }
             offsets.append(counts)
-            ids.append(bucket)
+            bucketHashes.append(sortedHashes)
+            bucketIDs.append(ids)
         }
         self.offsets = offsets
-        self.ids = ids
-        let radius = maxDistance / 4
-        probes = (0...UInt16.max).filter { $0.nonzeroBitCount <= radius }
+        self.bucketHashes = bucketHashes
+        self.bucketIDs = bucketIDs
+        probes = thresholds.filter { $0 >= 0 }.map { t in (0...UInt16.max).filter { $0.nonzeroBitCount <= t } }
     }
 
-    func removeNeighbours(of query: UInt64, removed: inout [Bool]) {
-        let limit = maxDistance
-        hashes.withUnsafeBufferPointer { hashes in
-            removed.withUnsafeMutableBufferPointer { removed in
-                for chunk in 0..<4 {
-                    let key = UInt16(truncatingIfNeeded: query >> (16 * UInt64(chunk)))
-                    offsets[chunk].withUnsafeBufferPointer { offsets in
-                        ids[chunk].withUnsafeBufferPointer { ids in
-                            for probe in probes {
-                                let bucket = Int(key ^ probe)
-                                var i = Int(offsets[bucket])
-                                let end = Int(offsets[bucket + 1])
-                                while i < end {
-                                    let id = Int(ids[i])
-                                    if !removed[id] && (hashes[id] ^ query).nonzeroBitCount <= limit {
-                                        removed[id] = true
-                                    }
-                                    i += 1
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+    func removeNeighbours(of query: UInt64, removed: inout [UInt8]) {
+        var table = 0
+        for chunk in 0..<4 where thresholds[chunk] >= 0 {
+            let key = UInt16(truncatingIfNeeded: query >> UInt64(16 * chunk))
+            cem_mih_probe_chunk(offsets[table], bucketHashes[table], bucketIDs[table], probes[table],
+                                probes[table].count, key, query, Int32(maxDistance), &removed)
+            table += 1
         }
     }
 }

@@ -67,30 +67,37 @@ public enum Patchify {
         try validate(options)
         let volume = try source.toUInt8(.patchify, name: file)
         let axes = axesToCut(requested: options.axes, dataset: dataset, spacing: volume.spacing)
-        var work: [(axis: Int, slice: Int, digits: Int)] = []
+        // Work items are blocks of slices: yz sections are gathered 16 at a time.
+        var work: [(axis: Int, slices: [Int], digits: Int)] = []
         for axis in axes {
             let length = volume.length(ofAxis: axis)
             guard let digits = PatchGrid.sliceDigits(axisLength: length) else {
                 throw PatchifyError.tooFewSlices(file: file, axis: axis, length: length)
             }
-            for slice in sliceIndices(axisLength: length, step: options.spacing) {
-                work.append((axis, slice, digits))
+            let slices = sliceIndices(axisLength: length, step: options.spacing)
+            let block = axis == 2 ? 16 : 1
+            for start in stride(from: 0, to: slices.count, by: block) {
+                work.append((axis, Array(slices[start..<min(start + block, slices.count)]), digits))
             }
         }
-        progress.begin("\(dataset): cutting \(work.count) sections", total: work.count)
+        let sectionCount = work.reduce(0) { $0 + $1.slices.count }
+        progress.begin("\(dataset): cutting \(sectionCount) sections", total: sectionCount)
         defer { progress.end() }
         let results = ParallelMap.map(work, jobs: jobs) { item -> [Patch] in
-            let section = volume.section(axis: item.axis, index: item.slice)
-            let patches = PatchGrid.boxes(height: section.height, width: section.width, cropSize: options.cropSize).map {
-                box in
-                let image = section.crop(y0: box.y0, y1: box.y1, x0: box.x0, x1: box.x1)
-                return Patch(name: PatchGrid.name3D(dataset: dataset, axis: item.axis, slice: item.slice,
-                                                    digits: item.digits, box: box),
-                             axis: item.axis, slice: item.slice, box: box,
-                             hash: DHash.patchHash(image, cropSize: options.cropSize, hashSize: options.hashSize),
-                             image: image)
+            let sections = volume.sections(axis: item.axis, indices: item.slices)
+            var patches: [Patch] = []
+            for (slice, section) in zip(item.slices, sections) {
+                for box in PatchGrid.boxes(height: section.height, width: section.width, cropSize: options.cropSize) {
+                    let image = section.crop(y0: box.y0, y1: box.y1, x0: box.x0, x1: box.x1)
+                    patches.append(Patch(
+                        name: PatchGrid.name3D(dataset: dataset, axis: item.axis, slice: slice, digits: item.digits,
+                                               box: box),
+                        axis: item.axis, slice: slice, box: box,
+                        hash: DHash.patchHash(image, cropSize: options.cropSize, hashSize: options.hashSize),
+                        image: image))
+                }
             }
-            progress.advance(by: 1)
+            progress.advance(by: item.slices.count)
             return patches
         }
         return (results.flatMap { $0 }, axes)

@@ -28,6 +28,31 @@ extension Volume {
         }
     }
 
+    /// Several yz sections (axis 2) at once: one pass over each row serves all
+    /// of them, instead of a cache-missing strided walk per section.
+    public func sections(axis: Int, indices: [Int]) -> [GrayImage] {
+        guard axis == 2, indices.count > 1 else { return indices.map { section(axis: axis, index: $0) } }
+        let planeSize = depth * height
+        var flat = [UInt8](repeating: 0, count: indices.count * planeSize)
+        flat.withUnsafeMutableBufferPointer { out in
+            for z in 0..<depth {
+                withPlane(z, as: UInt8.self) { plane in
+                    // Column by column: the block's cache lines stay hot across columns
+                    // and every write is sequential.
+                    let source = plane.baseAddress!
+                    for (j, index) in indices.enumerated() {
+                        let target = out.baseAddress! + j * planeSize + z * height
+                        for y in 0..<height { target[y] = source[y * width + index] }
+                    }
+                }
+            }
+        }
+        return (0..<indices.count).map {
+            GrayImage(width: height, height: depth, pixels: Array(flat[($0 * planeSize)..<(($0 + 1) * planeSize)]))
+        }
+    }
+
+
     /// The number of voxels along an axis (0 = z, 1 = y, 2 = x).
     public func length(ofAxis axis: Int) -> Int { [depth, height, width][axis] }
 }

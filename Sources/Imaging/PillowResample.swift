@@ -1,3 +1,4 @@
+import CImagingKernels
 import Foundation
 
 /// Pillow's resampling of 8-bit images, reproduced to the bit (Pillow
@@ -37,6 +38,9 @@ struct ResampleCoefficients: Sendable {
     let count: [Int32]
     let kernelSize: Int
     let weights: [Int32]
+    /// For padded tables: each weight as hi * 2^15 + lo, lo in [0, 2^15).
+    private(set) var weightsLow: [Int16] = []
+    private(set) var weightsHigh: [Int16] = []
 
     init(inputSize: Int, outputSize: Int, filter: PillowFilter) {
         // Pillow keeps the box bounds as floats: scale = (float)(in1 - in0) / out.
@@ -75,12 +79,41 @@ struct ResampleCoefficients: Sendable {
         self.kernelSize = kernelSize
         self.weights = weights
     }
+
+    private init(first: [Int32], count: [Int32], kernelSize: Int, weights: [Int32]) {
+        self.first = first
+        self.count = count
+        self.kernelSize = kernelSize
+        self.weights = weights
+    }
+
+    /// The same sums with every window widened to a multiple of 16 taps by zero
+    /// weights (shifted left at the right edge to stay inside the input), so the
+    /// vectorised loop has no scalar tail. nil when the input is too narrow.
+    func paddedForVectors(inputSize: Int) -> ResampleCoefficients? {
+        let width = ((count.max().map(Int.init) ?? 0) + 15) / 16 * 16
+        guard width > 0, width <= inputSize else { return nil }
+        var newFirst = [Int32](), newWeights = [Int32](repeating: 0, count: first.count * width)
+        for x in 0..<first.count {
+            let start = min(Int(first[x]), inputSize - width)
+            let shift = Int(first[x]) - start
+            for i in 0..<Int(count[x]) { newWeights[x * width + shift + i] = weights[x * kernelSize + i] }
+            newFirst.append(Int32(start))
+        }
+        var padded = ResampleCoefficients(first: newFirst, count: [Int32](repeating: Int32(width), count: first.count),
+                                          kernelSize: width, weights: newWeights)
+        // |w| < 2^23, so hi = w >> 15 fits easily in 16 bits.
+        padded.weightsLow = newWeights.map { Int16($0 & 0x7FFF) }
+        padded.weightsHigh = newWeights.map { Int16($0 >> 15) }
+        return padded
+    }
 }
 
 /// Caches coefficient tables: patchify resizes thousands of patches of few sizes.
 final class CoefficientCache: @unchecked Sendable {
     // @unchecked: the dictionary is only touched under `lock`.
     private var tables: [[Int]: ResampleCoefficients] = [:]
+    private var paddedTables: [[Int]: ResampleCoefficients?] = [:]
     private let lock = NSLock()
     static let shared = CoefficientCache()
 
@@ -91,6 +124,17 @@ final class CoefficientCache: @unchecked Sendable {
         lock.withLock { tables[key] = table }
         return table
     }
+
+    /// The horizontal-pass variant (zero-padded windows), or the plain table.
+    func horizontal(_ inputSize: Int, _ outputSize: Int, _ filter: PillowFilter) -> ResampleCoefficients {
+        let key = [inputSize, outputSize, filter == .bilinear ? 0 : 1]
+        if let cached = lock.withLock({ paddedTables[key] }) {
+            return cached ?? coefficients(inputSize, outputSize, filter)
+        }
+        let padded = coefficients(inputSize, outputSize, filter).paddedForVectors(inputSize: inputSize)
+        lock.withLock { paddedTables[key] = .some(padded) }
+        return padded ?? coefficients(inputSize, outputSize, filter)
+    }
 }
 
 extension GrayImage {
@@ -100,7 +144,7 @@ extension GrayImage {
         precondition(outWidth > 0 && outHeight > 0, "empty output size")
         if outWidth == width && outHeight == height { return self }
         let cache = CoefficientCache.shared
-        let horizontal = cache.coefficients(width, outWidth, filter)
+        let horizontal = cache.horizontal(width, outWidth, filter)
         let vertical = cache.coefficients(height, outHeight, filter)
         var source = self
         var rowOffset = 0
@@ -117,29 +161,18 @@ extension GrayImage {
         return source
     }
 
-    @inline(__always) private static func clip8(_ value: Int32) -> UInt8 {
-        // Pillow: >= 256 << 22 → 255, <= 0 → 0, else value >> 22.
-        if value >= (256 << ResampleCoefficients.precisionBits) { return 255 }
-        if value <= 0 { return 0 }
-        return UInt8(truncatingIfNeeded: value >> ResampleCoefficients.precisionBits)
-    }
-
     private func resampleHorizontal(rows: Range<Int>, outWidth: Int, _ c: ResampleCoefficients) -> GrayImage {
         var out = [UInt8](repeating: 0, count: rows.count * outWidth)
-        let half = Int32(1 << (ResampleCoefficients.precisionBits - 1))
         pixels.withUnsafeBufferPointer { input in
-            c.weights.withUnsafeBufferPointer { weights in
-                out.withUnsafeMutableBufferPointer { output in
-                    for (row, y) in rows.enumerated() {
-                        let line = input.baseAddress! + y * width
-                        for x in 0..<outWidth {
-                            let start = Int(c.first[x]), n = Int(c.count[x])
-                            let k = weights.baseAddress! + x * c.kernelSize
-                            var sum = half
-                            for i in 0..<n { sum &+= Int32(line[start + i]) &* k[i] }
-                            output[row * outWidth + x] = Self.clip8(sum)
-                        }
-                    }
+            out.withUnsafeMutableBufferPointer { output in
+                let source = input.baseAddress! + rows.lowerBound * width
+                if c.weightsLow.isEmpty {
+                    cem_resample_horizontal_u8(source, width, rows.count, c.first, c.count, c.weights, c.kernelSize,
+                                               outWidth, output.baseAddress!)
+                } else {
+                    cem_resample_horizontal_split_u8(source, width, rows.count, c.first, c.count, c.weights,
+                                                     c.weightsLow, c.weightsHigh, c.kernelSize, outWidth,
+                                                     output.baseAddress!)
                 }
             }
         }
@@ -148,26 +181,12 @@ extension GrayImage {
 
     private func resampleVertical(outHeight: Int, _ c: ResampleCoefficients, rowOffset: Int) -> GrayImage {
         var out = [UInt8](repeating: 0, count: outHeight * width)
-        let half = Int32(1 << (ResampleCoefficients.precisionBits - 1))
-        var sums = [Int32](repeating: 0, count: width)
+        var scratch = [Int32](repeating: 0, count: width)
+        let first = c.first.map { $0 - Int32(rowOffset) }
         pixels.withUnsafeBufferPointer { input in
-            c.weights.withUnsafeBufferPointer { weights in
-                sums.withUnsafeMutableBufferPointer { sums in
-                    out.withUnsafeMutableBufferPointer { output in
-                        for y in 0..<outHeight {
-                            let start = Int(c.first[y]) - rowOffset, n = Int(c.count[y])
-                            let k = weights.baseAddress! + y * c.kernelSize
-                            for x in 0..<width { sums[x] = half }
-                            // Row-wise accumulation: same sums as Pillow's per-pixel loop, cache-friendly.
-                            for i in 0..<n {
-                                let line = input.baseAddress! + (start + i) * width
-                                let w = k[i]
-                                for x in 0..<width { sums[x] &+= Int32(line[x]) &* w }
-                            }
-                            for x in 0..<width { output[y * width + x] = Self.clip8(sums[x]) }
-                        }
-                    }
-                }
+            out.withUnsafeMutableBufferPointer { output in
+                cem_resample_vertical_u8(input.baseAddress!, width, first, c.count, c.weights, c.kernelSize,
+                                         outHeight, output.baseAddress!, &scratch)
             }
         }
         return GrayImage(width: width, height: outHeight, pixels: out)

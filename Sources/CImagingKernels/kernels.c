@@ -1,0 +1,120 @@
+#include "cem_kernels.h"
+
+#define PRECISION_BITS 22
+
+static inline uint8_t clip8(int32_t value) {
+    int32_t shifted = value >> PRECISION_BITS;
+    return (uint8_t)(shifted < 0 ? 0 : shifted > 255 ? 255 : shifted);
+}
+
+#if defined(__x86_64__) && defined(__linux__)
+#define MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#else
+#define MULTIVERSION
+#endif
+
+#ifdef HAVE_AVX2_PATH
+/// AVX2 horizontal pass for windows whose tap counts are all multiples of 16.
+/// Each weight w is split as w = hi * 2^15 + lo (0 <= lo < 2^15), so that
+/// 16-bit multiply-adds (vpmaddwd) compute sum(p * lo) and sum(p * hi) exactly;
+/// the total, hi_sum * 2^15 + lo_sum, equals sum(p * w) modulo 2^32.
+__attribute__((target("avx2")))
+static void horizontal_avx2(const uint8_t *src, size_t src_stride, size_t rows, const int32_t *first,
+                            const int32_t *count, const int16_t *lo, const int16_t *hi, size_t ksize,
+                            size_t out_width, uint8_t *dst) {
+    const uint32_t half = 1u << (PRECISION_BITS - 1);
+    for (size_t y = 0; y < rows; y++) {
+        const uint8_t *line = src + y * src_stride;
+        for (size_t x = 0; x < out_width; x++) {
+            const uint8_t *p = line + first[x];
+            const int16_t *kl = lo + x * ksize, *kh = hi + x * ksize;
+            __m256i acc_lo = _mm256_setzero_si256(), acc_hi = _mm256_setzero_si256();
+            for (int32_t i = 0; i < count[x]; i += 16) {
+                __m256i pixels = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(p + i)));
+                acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(pixels, _mm256_loadu_si256((const __m256i *)(kl + i))));
+                acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(pixels, _mm256_loadu_si256((const __m256i *)(kh + i))));
+            }
+            __m256i total = _mm256_add_epi32(_mm256_slli_epi32(acc_hi, 15), acc_lo);
+            __m128i folded = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+            folded = _mm_add_epi32(folded, _mm_shuffle_epi32(folded, 0x4E));
+            folded = _mm_add_epi32(folded, _mm_shuffle_epi32(folded, 0xB1));
+            uint32_t sum = half + (uint32_t)_mm_cvtsi128_si32(folded);
+            dst[y * out_width + x] = clip8((int32_t)sum);
+        }
+    }
+}
+
+static int cpu_has_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return cached;
+}
+#endif
+
+MULTIVERSION
+void cem_resample_horizontal_u8(const uint8_t *src, size_t src_stride, size_t rows, const int32_t *first,
+                                const int32_t *count, const int32_t *weights, size_t ksize, size_t out_width,
+                                uint8_t *dst) {
+    const int32_t half = 1 << (PRECISION_BITS - 1);
+    for (size_t y = 0; y < rows; y++) {
+        const uint8_t *line = src + y * src_stride;
+        for (size_t x = 0; x < out_width; x++) {
+            const uint8_t *p = line + first[x];
+            const int32_t *k = weights + x * ksize;
+            int32_t n = count[x];
+            // Unsigned arithmetic: wraps like Pillow's int accumulation without C's signed-overflow UB.
+            uint32_t sum = (uint32_t)half;
+            for (int32_t i = 0; i < n; i++) sum += (uint32_t)p[i] * (uint32_t)k[i];
+            dst[y * out_width + x] = clip8((int32_t)sum);
+        }
+    }
+}
+
+MULTIVERSION
+void cem_resample_vertical_u8(const uint8_t *src, size_t width, const int32_t *first, const int32_t *count,
+                              const int32_t *weights, size_t ksize, size_t out_height, uint8_t *dst,
+                              int32_t *scratch) {
+    const int32_t half = 1 << (PRECISION_BITS - 1);
+    uint32_t *sums = (uint32_t *)scratch;
+    for (size_t y = 0; y < out_height; y++) {
+        const int32_t *k = weights + y * ksize;
+        for (size_t x = 0; x < width; x++) sums[x] = (uint32_t)half;
+        for (int32_t i = 0; i < count[y]; i++) {
+            const uint8_t *line = src + (size_t)(first[y] + i) * width;
+            uint32_t w = (uint32_t)k[i];
+            for (size_t x = 0; x < width; x++) sums[x] += (uint32_t)line[x] * w;
+        }
+        uint8_t *row = dst + y * width;
+        for (size_t x = 0; x < width; x++) row[x] = clip8((int32_t)sums[x]);
+    }
+}
+
+void cem_resample_horizontal_split_u8(const uint8_t *src, size_t src_stride, size_t rows, const int32_t *first,
+                                      const int32_t *count, const int32_t *weights, const int16_t *lo,
+                                      const int16_t *hi, size_t ksize, size_t out_width, uint8_t *dst) {
+#ifdef HAVE_AVX2_PATH
+    if (cpu_has_avx2()) {
+        horizontal_avx2(src, src_stride, rows, first, count, lo, hi, ksize, out_width, dst);
+        return;
+    }
+#endif
+    (void)lo;
+    (void)hi;
+    cem_resample_horizontal_u8(src, src_stride, rows, first, count, weights, ksize, out_width, dst);
+}
+
+#if defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "popcnt", "default")))
+#endif
+void cem_mih_probe_chunk(const int32_t *offsets, const uint64_t *hashes, const int32_t *ids, const uint16_t *probes,
+                         size_t probe_count, uint16_t key, uint64_t query, int limit, uint8_t *removed) {
+    for (size_t p = 0; p < probe_count; p++) {
+        uint16_t bucket = key ^ probes[p];
+        int32_t end = offsets[(size_t)bucket + 1];
+        for (int32_t i = offsets[bucket]; i < end; i++) {
+            if (__builtin_popcountll(hashes[i] ^ query) <= limit) removed[ids[i]] = 1;
+        }
+    }
+}
