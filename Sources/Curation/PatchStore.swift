@@ -116,7 +116,12 @@ public final class PatchStore: Sendable {
         let partial = path + ".partial"
         for leftover in [partial, partial + "-journal"] { try? FileManager.default.removeItem(atPath: leftover) }
         do {
-            let database = try DatabaseQueue(path: partial)
+            // The file is private until renamed, so journaling and fsync per commit buy nothing.
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+            }
+            let database = try DatabaseQueue(path: partial, configuration: configuration)
             try database.write { db in
                 try db.execute(sql: """
                     CREATE TABLE patches (
@@ -161,6 +166,10 @@ public final class PatchStore: Sendable {
                 }
             }
             try database.close()
+            // Durable before it is visible under its final name.
+            let handle = FileHandle(forWritingAtPath: partial)
+            try handle?.synchronize()
+            try handle?.close()
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
             throw VolumeIOError(.io, path, "cannot write patch store: \(error)")

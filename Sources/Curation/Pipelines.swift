@@ -131,7 +131,8 @@ public enum CurationJobs {
     /// cleanup2d: every image in every group of `directory` becomes single-channel
     /// uint8 by the cleanup rule, saved under the same group in `output` (in place
     /// when nil). TIFF and PNG keep their names; other formats are written as PNG.
-    public static func cleanup2D(directory: String, output: String?, progress: any ProgressReporter) throws -> [DatasetOutcome] {
+    public static func cleanup2D(directory: String, output: String?, jobs: Int = 1,
+                                 progress: any ProgressReporter) throws -> [DatasetOutcome] {
         let groups = try groups(in: directory)
         return groups.map { group in
             let name = (group as NSString).lastPathComponent
@@ -143,24 +144,18 @@ public enum CurationJobs {
                 let paths = try files(in: group)
                 progress.begin("\(name): \(paths.count) images", total: paths.count)
                 defer { progress.end() }
-                for path in paths {
+                let errors = ParallelMap.map(paths, jobs: jobs) { path -> String? in
                     defer { progress.advance(by: 1) }
                     do {
-                        let image = try VolumeFile.read(path)
-                        guard image.depth == 1 else {
-                            throw VolumeIOError(.unsupported, path, "has \(image.depth) slices; cleanup2d takes 2D images")
-                        }
-                        let converted = try image.toUInt8(.cleanup, name: path)
-                        let ext = FileFormat.fileExtension(of: path)
-                        let fileName = ["tif", "tiff", "png"].contains(ext)
-                            ? (path as NSString).lastPathComponent : FileFormat.baseName(of: path) + ".png"
-                        try VolumeFile.write(converted, to: (destination as NSString).appendingPathComponent(fileName))
-                        outcome.patchesAfter += 1
+                        try cleanupImage(path, into: destination)
+                        return nil
                     } catch {
                         progress.note("error: \(error) (skipped)")
-                        failures.append("\(error)")
+                        return "\(error)"
                     }
                 }
+                failures = errors.compactMap { $0 }
+                outcome.patchesAfter = paths.count - failures.count
             } catch {
                 failures.append("\(error)")
             }
@@ -170,6 +165,19 @@ public enum CurationJobs {
             }
             return outcome
         }
+    }
+
+    /// One image of cleanup2d: first channel, cleanup rule, saved under `directory`.
+    static func cleanupImage(_ path: String, into directory: String) throws {
+        let image = try VolumeFile.read(path)
+        guard image.depth == 1 else {
+            throw VolumeIOError(.unsupported, path, "has \(image.depth) slices; cleanup2d takes 2D images")
+        }
+        let converted = try image.toUInt8(.cleanup, name: path)
+        let ext = FileFormat.fileExtension(of: path)
+        let fileName = ["tif", "tiff", "png"].contains(ext)
+            ? (path as NSString).lastPathComponent : FileFormat.baseName(of: path) + ".png"
+        try VolumeFile.write(converted, to: (directory as NSString).appendingPathComponent(fileName))
     }
 
     /// The reference's curated layout: `output/<dataset>/<patch name>.tiff`.

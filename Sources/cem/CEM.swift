@@ -20,7 +20,7 @@ struct CEM: ParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Inspect and convert", subcommands: [Info.self, Convert.self, Synth.self]),
             CommandGroup(name: "Curate (build the dataset)", subcommands: [
-                Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Export.self, Stats.self,
+                Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Export.self, Stats.self, Report.self,
             ]),
         ]
     )

@@ -159,10 +159,12 @@ struct Cleanup2D: ParsableCommand {
     var directory: String
     @Option(name: .short, help: ArgumentHelp("Output directory (default: convert in place).", valueName: "out"))
     var output: String?
+    @OptionGroup var jobOptions: JobOptions
 
     func run() throws {
         try OutcomeReport.run({
-            try CurationJobs.cleanup2D(directory: directory, output: output, progress: TerminalProgress())
+            try CurationJobs.cleanup2D(directory: directory, output: output, jobs: jobOptions.jobs,
+                                       progress: TerminalProgress())
         }, title: "cleanup2d → \(output ?? directory)", showPatches: false)
     }
 }
@@ -235,38 +237,11 @@ struct Stats: ParsableCommand {
     @Argument(help: ArgumentHelp("Patch stores.", valueName: "store"), completion: .file()) var stores: [String]
     @Flag(help: "Print JSON instead of a table.") var json = false
 
-    struct Entry: Encodable {
-        var dataset: String
-        var state: String
-        var before: Int
-        var after: Int
-        var beforeByAxis: [String: Int]
-        var afterByAxis: [String: Int]
-        var patchSizes: [String: Int]
-        var parameters: [String: String]
-    }
-
     func run() throws {
-        var entries: [Entry] = []
+        var summaries: [CurationReport.DatasetSummary] = []
         var failed = false
         for path in stores {
-            do {
-                let store = try PatchStore(path: path)
-                let meta = try store.meta()
-                var sizes: [String: Int] = [:]
-                try store.forEach { sizes["\($0.image.height)x\($0.image.width)", default: 0] += 1 }
-                var beforeByAxis: [String: Int] = [:]
-                for (key, value) in meta where key.hasPrefix("patches_before_dedupe_axis_") {
-                    beforeByAxis[String(key.dropFirst("patches_before_dedupe_axis_".count))] = Int(value)
-                }
-                let parameterKeys = ["crop_size", "hash_size", "min_distance", "seed", "slice_spacing", "axes_cut",
-                                     "voxel_spacing_xyz", "source", "tool", "created"]
-                entries.append(Entry(
-                    dataset: store.dataset, state: meta["state"] ?? "incomplete",
-                    before: Int(meta["patches_before_dedupe"] ?? "") ?? 0, after: try store.count(),
-                    beforeByAxis: beforeByAxis, afterByAxis: try store.countsByAxis(), patchSizes: sizes,
-                    parameters: meta.filter { parameterKeys.contains($0.key) }))
-            } catch {
+            do { summaries.append(try CurationReport.summary(of: PatchStore(path: path))) } catch {
                 Terminal.error("error: \(error)")
                 failed = true
             }
@@ -274,17 +249,45 @@ struct Stats: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+            print(String(decoding: try encoder.encode(summaries), as: UTF8.self))
         } else {
-            for e in entries {
-                let axes = e.afterByAxis.keys.sorted().map { "\($0): \(e.beforeByAxis[$0] ?? 0) → \(e.afterByAxis[$0]!)" }
-                let kept = e.before > 0 ? String(format: " (%.0f%% kept)", 100 * Double(e.after) / Double(e.before)) : ""
-                print("\(e.dataset): \(e.before) → \(e.after) patches\(kept); by axis \(axes.joined(separator: ", "))")
-                print("  sizes " + e.patchSizes.sorted { $0.value > $1.value }.prefix(4).map { "\($0.key) ×\($0.value)" }
-                    .joined(separator: ", ") + "; " + e.parameters.sorted { $0.key < $1.key }.filter { $0.key != "source" }
-                    .map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            for s in summaries {
+                let axes = s.afterByAxis.keys.sorted().map { "\($0): \(s.beforeByAxis[$0] ?? 0) → \(s.afterByAxis[$0]!)" }
+                let kept = s.before > 0 ? String(format: " (%.0f%% kept)", 100 * Double(s.after) / Double(s.before)) : ""
+                print("\(s.dataset): \(s.before) → \(s.after) patches\(kept); by axis \(axes.joined(separator: ", "))")
+                let sizes = s.sizes.sorted { $0.value > $1.value }.prefix(4).map { "\($0.key) ×\($0.value)" }
+                let parameters = s.parameters.sorted { $0.key < $1.key }.filter { !["source", "created"].contains($0.key) }
+                    .map { "\($0.key)=\($0.value)" }
+                print("  sizes \(sizes.joined(separator: ", ")); \(parameters.joined(separator: " "))")
             }
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an HTML report with contact sheets of the kept patches.",
+        discussion: """
+            For each STORE: patches cut and kept per axis, patch sizes, the parameters used, and a \
+            contact sheet (<dataset>-kept.png) of up to --samples kept patches. Open \
+            OUT/report.html in a browser.
+
+            Example: cem report patches/*.patches.sqlite --out report/
+            """)
+
+    @Argument(help: ArgumentHelp("Patch stores.", valueName: "store"), completion: .file()) var stores: [String]
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Option(help: "Patches per contact sheet.") var samples = 48
+
+    func run() throws {
+        do {
+            let path = try CurationReport.write(stores: try stores.map { try PatchStore(path: $0) }, to: out,
+                                                samples: samples)
+            print(path)
+        } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
     }
 }

@@ -105,7 +105,7 @@ struct CLITests {
 
         let a = directory.appendingPathComponent("a.nrrd").path, b = directory.appendingPathComponent("b.nrrd").path
         for path in [a, b] {
-            let synth = try CLI.run(["synth", path, "--depth", "4", "--height", "64", "--width", "64", "--seed", "7"])
+            let synth = try CLI.run(["synth", path, "--shape", "4", "64", "64", "--seed", "7"])
             #expect(synth.status == 0, "\(synth.stderr)")
         }
         #expect(FileManager.default.contents(atPath: a) == FileManager.default.contents(atPath: b))

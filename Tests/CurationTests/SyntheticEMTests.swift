@@ -31,3 +31,29 @@ struct SyntheticEMTests {
         #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
     }
 }
+
+@Suite("Synthetic EM labels and anisotropy")
+struct SyntheticLabelTests {
+    @Test("labels mark every class, and the image is darker on membranes and mitochondria than in cytoplasm")
+    func labelsMatchImage() {
+        let (image, labels) = SyntheticEM(depth: 6, height: 384, width: 384, seed: 2).generateWithLabels(jobs: 2)
+        let pixels = image.values(as: UInt8.self), classes = labels.values(as: UInt8.self)
+        #expect(labels.shape == image.shape)
+        func mean(_ label: SyntheticEM.Label) -> Double {
+            let values = zip(pixels, classes).filter { $0.1 == label.rawValue }.map { Double($0.0) }
+            return values.reduce(0, +) / Double(max(values.count, 1))
+        }
+        for label in SyntheticEM.Label.allCases {
+            #expect(classes.contains(label.rawValue), "no \(label) voxels")
+        }
+        #expect(mean(.membrane) < mean(.cytoplasm) - 40)
+        #expect(mean(.mitochondrion) < mean(.cytoplasm) - 40)
+        #expect(mean(.resin) > mean(.cytoplasm) + 30)
+    }
+
+    @Test("jobs do not change the voxels")
+    func jobsInvariant() {
+        let spec = SyntheticEM(depth: 3, height: 96, width: 96, seed: 8)
+        #expect(spec.generateWithLabels(jobs: 1).image.bytes() == spec.generateWithLabels(jobs: 2).image.bytes())
+    }
+}
