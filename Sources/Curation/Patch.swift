@@ -9,9 +9,12 @@ public struct Patch: Sendable, Equatable {
     public var slice: Int
     public var box: PatchGrid.Box
     public var hash: UInt64
-    public var image: GrayImage
+    /// The pixels, when kept in memory (2D groups). Patches cut from a volume
+    /// carry none: the kept ones are cut again from the volume when stored, so
+    /// memory does not grow with the number of patches.
+    public var image: GrayImage?
 
-    public init(name: String, axis: Int?, slice: Int, box: PatchGrid.Box, hash: UInt64, image: GrayImage) {
+    public init(name: String, axis: Int?, slice: Int, box: PatchGrid.Box, hash: UInt64, image: GrayImage?) {
         self.name = name
         self.axis = axis
         self.slice = slice

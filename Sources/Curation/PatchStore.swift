@@ -132,16 +132,16 @@ public final class PatchStore: Sendable {
                         dhash INTEGER NOT NULL, pixels BLOB NOT NULL, score REAL);
                     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                     """)
+                // id = 1 + rank in the dedupe walk, so reading by id gives the reference's order.
                 let insert = try db.makeStatement(sql: """
-                    INSERT INTO patches (name, source, axis, slice, y0, y1, x0, x1, height, width, dhash, pixels)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO patches (id, name, source, axis, slice, y0, y1, x0, x1, height, width, dhash, pixels)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-                for index in result.kept {
-                    let patch = result.patches[index]
+                try result.forEachKept { rank, patch, image in
                     try insert.execute(arguments: [
-                        patch.name, source, patch.axis, patch.slice, patch.box.y0, patch.box.y1, patch.box.x0,
-                        patch.box.x1, patch.image.height, patch.image.width, Int64(bitPattern: patch.hash),
-                        Data(patch.image.pixels),
+                        rank + 1, patch.name, source, patch.axis, patch.slice, patch.box.y0, patch.box.y1,
+                        patch.box.x0, patch.box.x1, image.height, image.width, Int64(bitPattern: patch.hash),
+                        Data(image.pixels),
                     ])
                 }
                 var meta: [String: String] = [

@@ -31,6 +31,43 @@ public struct PatchifyResult: Sendable {
     /// Axes actually cut (xy only for anisotropic volumes and videos).
     public var axes: [Int]
     public var spacing: Spacing?
+    /// The uint8 volume the patches were cut from (3D), to cut kept patches again.
+    public var volume: Volume?
+
+    /// The pixels of the kept patches, in walk order, section by section: calls
+    /// `body(rank, patch, pixels)` where rank is the patch's position in `kept`.
+    /// Each needed section is extracted once; memory stays at a block of sections.
+    public func forEachKept(_ body: (Int, Patch, GrayImage) throws -> Void) throws {
+        let ranks = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1, $0) })
+        let order = kept.sorted()
+        guard let volume else {
+            for index in order { try body(ranks[index]!, patches[index], patches[index].image!) }
+            return
+        }
+        // Group kept patches by section, sections in cut order, yz sections in blocks of 16.
+        var groups: [(axis: Int, slices: [Int], indices: [[Int]])] = []
+        for index in order {
+            let patch = patches[index]
+            let axis = patch.axis ?? 0
+            if let last = groups.last, last.axis == axis, last.slices.last == patch.slice {
+                groups[groups.count - 1].indices[last.indices.count - 1].append(index)
+            } else if let last = groups.last, last.axis == axis, axis == 2, last.slices.count < 16 {
+                groups[groups.count - 1].slices.append(patch.slice)
+                groups[groups.count - 1].indices.append([index])
+            } else {
+                groups.append((axis, [patch.slice], [[index]]))
+            }
+        }
+        for group in groups {
+            let sections = volume.sections(axis: group.axis, indices: group.slices)
+            for (section, indices) in zip(sections, group.indices) {
+                for index in indices {
+                    let box = patches[index].box
+                    try body(ranks[index]!, patches[index], section.crop(y0: box.y0, y1: box.y1, x0: box.x0, x1: box.x1))
+                }
+            }
+        }
+    }
 }
 
 public enum PatchifyError: Error, CustomStringConvertible, Equatable {
@@ -65,7 +102,7 @@ public enum Patchify {
     public static func cut(volume source: Volume, dataset: String, file: String, options: PatchifyOptions,
                            jobs: Int, progress: any ProgressReporter) throws -> (patches: [Patch], axes: [Int]) {
         try validate(options)
-        let volume = try source.toUInt8(.patchify, name: file)
+        let volume = try source.toUInt8(.patchify, name: file) // unchanged (no copy) when already uint8
         let axes = axesToCut(requested: options.axes, dataset: dataset, spacing: volume.spacing)
         // Work items are blocks of slices: yz sections are gathered 16 at a time.
         var work: [(axis: Int, slices: [Int], digits: Int)] = []
@@ -94,7 +131,7 @@ public enum Patchify {
                                                box: box),
                         axis: item.axis, slice: slice, box: box,
                         hash: DHash.patchHash(image, cropSize: options.cropSize, hashSize: options.hashSize),
-                        image: image))
+                        image: nil))
                 }
             }
             progress.advance(by: item.slices.count)
@@ -106,10 +143,13 @@ public enum Patchify {
     /// patchify3d for one volume: cut, hash, dedupe.
     public static func patchify3D(volume: Volume, dataset: String, file: String, options: PatchifyOptions,
                                   jobs: Int, progress: any ProgressReporter) throws -> PatchifyResult {
-        let (patches, axes) = try cut(volume: volume, dataset: dataset, file: file, options: options, jobs: jobs,
+        try validate(options)
+        let eightBit = try volume.toUInt8(.patchify, name: file)
+        let (patches, axes) = try cut(volume: eightBit, dataset: dataset, file: file, options: options, jobs: jobs,
                                       progress: progress)
         let kept = dedupe(patches, options: options)
-        return PatchifyResult(dataset: dataset, patches: patches, kept: kept, axes: axes, spacing: volume.spacing)
+        return PatchifyResult(dataset: dataset, patches: patches, kept: kept, axes: axes, spacing: volume.spacing,
+                              volume: eightBit)
     }
 
     /// patchify2d for one group of images (already read, in the order given).
@@ -135,7 +175,7 @@ public enum Patchify {
         }
         let patches = results.flatMap { $0 }
         let kept = options.dedupe ? dedupe(patches, options: options) : Array(patches.indices)
-        return PatchifyResult(dataset: dataset, patches: patches, kept: kept, axes: [], spacing: nil)
+        return PatchifyResult(dataset: dataset, patches: patches, kept: kept, axes: [], spacing: nil, volume: nil)
     }
 
     public static func dedupe(_ patches: [Patch], options: PatchifyOptions) -> [Int] {

@@ -41,21 +41,42 @@ extension Volume {
     return value >= 255 ? 255 : UInt8(value)
 }
 
+/// Converts plane by plane into one output buffer, so the peak memory is the
+/// uint8 result plus one plane, never a typed copy of the whole volume.
+private func convertPlanes<T: VoxelScalar>(_ volume: Volume, as type: T.Type,
+                                           _ transform: (UnsafeBufferPointer<T>, UnsafeMutablePointer<UInt8>) throws -> Void)
+    rethrows -> [UInt8] {
+    let planeCount = volume.height * volume.width
+    var output = [UInt8](repeating: 0, count: volume.voxelCount)
+    try output.withUnsafeMutableBufferPointer { out in
+        for z in 0..<volume.depth {
+            try volume.withPlane(z, as: T.self) { try transform($0, out.baseAddress! + z * planeCount) }
+            volume.dropPages(ofPlane: z)
+        }
+    }
+    return output
+}
+
 private struct CleanupConversion: ElementTypeVisitor {
     let volume: Volume
 
     func visit<T: VoxelScalar>(_ type: T.Type) -> [UInt8] {
-        let values = volume.values(as: T.self)
         let kind = T.elementType
         if kind.isFloat {
-            let low = values.lazy.map(\.doubleValue).min() ?? 0
-            let range = (values.lazy.map(\.doubleValue).max() ?? 0) - low
+            let stats = VolumeStatistics.compute(volume)
+            let low = stats.min, range = stats.max - stats.min
             // A constant image divides 0 by 0 in the reference (NaN → 0 here).
-            return values.map { range > 0 ? truncateToUInt8(($0.doubleValue - low) / range * 255) : 0 }
+            return convertPlanes(volume, as: T.self) { values, out in
+                for (i, v) in values.enumerated() {
+                    out[i] = range > 0 ? truncateToUInt8((v.doubleValue - low) / range * 255) : 0
+                }
+            }
         }
         let scale = Double(sign: .plus, exponent: kind.bitCount, significand: 1)  // 2^bits
         let shift = kind.isSigned ? scale / 2 : 0
-        return values.map { truncateToUInt8(($0.doubleValue + shift) / scale * 255) }
+        return convertPlanes(volume, as: T.self) { values, out in
+            for (i, v) in values.enumerated() { out[i] = truncateToUInt8((v.doubleValue + shift) / scale * 255) }
+        }
     }
 }
 
@@ -77,12 +98,17 @@ private struct PatchifyConversion: ElementTypeVisitor {
         case .int64: Float(Int64.max)
         case .float16, .float32, .float64: 1.0
         }
-        let values = volume.values(as: T.self)
-        if kind.isSigned || kind.isFloat, let negative = values.first(where: { $0.doubleValue < 0 }) {
-            throw VolumeIOError(.invalidData, name,
-                                "negative voxel value \(negative.doubleValue): the patchify rule does not allow negative images")
+        let checkSign = kind.isSigned || kind.isFloat
+        return try convertPlanes(volume, as: T.self) { values, out in
+            for (i, v) in values.enumerated() {
+                let value = v.doubleValue
+                if checkSign && value < 0 {
+                    throw VolumeIOError(.invalidData, name,
+                                        "negative voxel value \(value): the patchify rule does not allow negative images")
+                }
+                // float32 throughout, as the reference's `im.astype(np.float32) / max_value`.
+                out[i] = truncateToUInt8(Float(value) / maximum * 255)
+            }
         }
-        // float32 throughout, as the reference's `im.astype(np.float32) / max_value`.
-        return values.map { truncateToUInt8(Float($0.doubleValue) / maximum * 255) }
     }
 }

@@ -40,10 +40,16 @@ struct PatchStoreTests {
         #expect(Int(meta["patches_before_dedupe"]!) == outcomes[1].patchesBefore)
         #expect(try store.count() == outcomes[1].patchesAfter)
         var names: [String] = []
+        let source = try VolumeFile.read(input + "/iso.nrrd")
+        var axesSeen = Set<Int>()
         try store.forEach { patch in
             names.append(patch.name)
-            #expect(patch.image.height == patch.box.height && patch.image.width == patch.box.width)
+            // Stored pixels are exactly the patch's rectangle of its section.
+            let section = source.section(axis: patch.axis!, index: patch.slice)
+            #expect(patch.image == section.crop(y0: patch.box.y0, y1: patch.box.y1, x0: patch.box.x0, x1: patch.box.x1))
+            axesSeen.insert(patch.axis!)
         }
+        #expect(axesSeen == [0, 1, 2])
         #expect(names.allSatisfy { $0.hasPrefix("iso-LOC-") })
         #expect(try PatchStore(path: output + "/aniso.patches.sqlite").countsByAxis().keys.sorted() == ["0"])
 
