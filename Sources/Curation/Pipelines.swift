@@ -15,6 +15,16 @@ public struct DatasetOutcome: Sendable, Codable {
     public var patchesBefore = 0
     public var patchesAfter = 0
     public var seconds = 0.0
+
+    public init(dataset: String, status: Status, message: String = "", patchesBefore: Int = 0, patchesAfter: Int = 0,
+                seconds: Double = 0) {
+        self.dataset = dataset
+        self.status = status
+        self.message = message
+        self.patchesBefore = patchesBefore
+        self.patchesAfter = patchesAfter
+        self.seconds = seconds
+    }
 }
 
 /// The batch jobs behind `cem patchify3d`, `patchify2d`, `cleanup2d` and

@@ -39,6 +39,22 @@ public enum ElementType: String, CaseIterable, Sendable, Codable {
 public protocol VoxelScalar: Sendable {
     static var elementType: ElementType { get }
     var doubleValue: Double { get }
+    /// The nearest value of this type (integers rounded half away from zero and clamped).
+    static func fromDouble(_ value: Double) -> Self
+}
+
+extension VoxelScalar where Self: FixedWidthInteger {
+    public static func fromDouble(_ value: Double) -> Self {
+        guard value.isFinite else { return value > 0 ? .max : (value < 0 ? .min : 0) }
+        let rounded = value.rounded()
+        if rounded <= Double(Self.min) { return .min }
+        if rounded >= Double(Self.max) { return .max }
+        return Self(rounded)
+    }
+}
+
+extension VoxelScalar where Self: BinaryFloatingPoint {
+    public static func fromDouble(_ value: Double) -> Self { Self(value) }
 }
 
 extension UInt8: VoxelScalar {

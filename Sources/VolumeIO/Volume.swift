@@ -108,5 +108,33 @@ public struct Volume: Sendable {
     }
 
     /// Lets a memory-mapped plane's pages go after a streaming pass.
-    func dropPages(ofPlane z: Int) { storage.dropPages(ofPlane: firstPlane + z) }
+    public func dropPages(ofPlane z: Int) { storage.dropPages(ofPlane: firstPlane + z) }
+}
+
+extension Volume {
+    /// A copy of the box z × y × x (half-open ranges inside the volume), reading
+    /// only the planes and rows it covers.
+    public func region(z: Range<Int>, y: Range<Int>, x: Range<Int>) -> Volume {
+        precondition(z.lowerBound >= 0 && z.upperBound <= depth && y.lowerBound >= 0 && y.upperBound <= height
+                     && x.lowerBound >= 0 && x.upperBound <= width && !z.isEmpty && !y.isEmpty && !x.isEmpty,
+                     "region outside the volume")
+        let size = elementType.byteCount
+        let rowBytes = x.count * size
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: z.count * y.count * rowBytes, alignment: 16)
+        var offset = 0
+        for plane in z {
+            withPlaneBytes(plane) { bytes in
+                for row in y {
+                    (memory + offset).copyMemory(from: bytes.baseAddress! + (row * width + x.lowerBound) * size,
+                                                 byteCount: rowBytes)
+                    offset += rowBytes
+                }
+            }
+        }
+        var result = Volume(depth: z.count, height: y.count, width: x.count, elementType: elementType,
+                            spacing: spacing, rank: 3,
+                            storage: .owning(memory, planeCount: z.count, planeByteCount: y.count * rowBytes))
+        result.metadata = metadata
+        return result
+    }
 }

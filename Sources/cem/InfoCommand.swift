@@ -77,7 +77,10 @@ struct Info: ParsableCommand {
         if let min = entry.min, let max = entry.max, let mean = entry.mean {
             text += String(format: " min %g max %g mean %.4g", min, max, mean)
         }
-        for (key, value) in (entry.metadata ?? [:]).sorted(by: { $0.key < $1.key }) { text += " \(key)=\(value)" }
+        // Format-internal keys ("mrc.origin", ...) stay in --json only.
+        for (key, value) in (entry.metadata ?? [:]).sorted(by: { $0.key < $1.key }) where !key.contains(".") {
+            text += " \(key)=\(value)"
+        }
         return text
     }
 }

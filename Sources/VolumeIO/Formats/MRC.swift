@@ -2,7 +2,7 @@ import Foundation
 
 /// MRC / MRC2014 (cryo-EM, IMOD, SerialEM): a 1024-byte header, an optional
 /// extended header (skipped), then x-fastest voxels. Memory-mapped.
-enum MRCFormat {
+public enum MRCFormat {
     static let headerSize = 1024
     /// IMOD writes this at byte 152; with it, bit 0 of imodFlags (byte 156) tells
     /// whether mode-0 bytes are signed.
@@ -44,10 +44,18 @@ enum MRCFormat {
             x: cellSize(header.f32(40), count: header.i32(28)),
             y: cellSize(header.f32(44), count: header.i32(32)),
             z: cellSize(header.f32(48), count: header.i32(36)))
-        return try RawLayout.volume(
+        var volume = try RawLayout.volume(
             path, file: file, offset: headerSize + extendedBytes, depth: nz, height: ny, width: nx,
             elementType: elementType, byteOrder: order, spacing: spacing, rank: 3, limits: limits)
+        // Kept so that tools rewriting an MRC (mrc2byte, binvol) preserve the header's placement.
+        volume.metadata[originKey] = "\(header.f32(196)) \(header.f32(200)) \(header.f32(204))"
+        volume.metadata[startKey] = "\(header.i32(16)) \(header.i32(20)) \(header.i32(24))"
+        return volume
     }
+
+    /// Metadata keys: the header's origin (x, y, z) and nxstart/nystart/nzstart.
+    public static let originKey = "mrc.origin"
+    public static let startKey = "mrc.start"
 
     /// cella / mxyz; 1 when the header leaves the cell empty.
     private static func cellSize(_ length: Float, count: Int32) -> Double {
@@ -76,6 +84,12 @@ enum MRCFormat {
             header.put(Int32(n), at: 28 + 4 * i)      // mx, my, mz
         }
         header.put(mode, at: 12)
+        if let start = volume.metadata[startKey]?.split(separator: " ").compactMap({ Int32($0) }), start.count == 3 {
+            for i in 0..<3 { header.put(start[i], at: 16 + 4 * i) }
+        }
+        if let origin = volume.metadata[originKey]?.split(separator: " ").compactMap({ Float($0) }), origin.count == 3 {
+            for i in 0..<3 { header.put(origin[i], at: 196 + 4 * i) }
+        }
         let cell = [volume.spacing.x, volume.spacing.y, volume.spacing.z]
         for i in 0..<3 { header.put(Float(cell[i] * Double(dims[i])), at: 40 + 4 * i) }
         for i in 0..<3 { header.put(Float(90), at: 52 + 4 * i) }  // cell angles

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Curation
+import Foundation
+import VolumeIO
+
+extension VolumeTools.ByteRule: ExpressibleByArgument {}
+
+/// MRC files named by the arguments: files as given, directories expanded to their `.mrc` files.
+func mrcFiles(_ arguments: [String]) throws -> [String] {
+    var files: [String] = []
+    for argument in arguments {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
+            throw ValidationError("\(argument): no such file or directory")
+        }
+        if isDirectory.boolValue {
+            files += try CurationJobs.files(in: argument).filter { FileFormat.byExtension($0) == .mrc }
+        } else {
+            files.append(argument)
+        }
+    }
+    return files
+}
+
+struct MRC2Byte: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mrc2byte",
+        abstract: "Convert MRC volumes to unsigned bytes (IMOD-free newstack -by 0).",
+        discussion: """
+            Mode 0 signed bytes are shifted by +128 (so -128..127 becomes 0..255); files already \
+            unsigned (IMOD's flag) are copied unchanged; 16-bit and float modes are scaled by --rule: \
+            minmax (default; (x - min) / (max - min) * 255), cleanup or patchify (see `cem convert \
+            --help`). The header's voxel size and origin are kept. Output is written atomically, \
+            either next to nothing else (-o DIR, same file names) or over the input (--in-place).
+
+            Examples:
+              cem mrc2byte tomograms/ -o bytes/
+              cem mrc2byte stack.mrc --in-place
+            """)
+
+    @Argument(help: ArgumentHelp("MRC files or directories of them.", valueName: "file|dir")) var inputs: [String]
+    @Flag(name: .customLong("in-place"), help: "Replace each input file.") var inPlace = false
+    @Option(name: .short, help: ArgumentHelp("Output directory.", valueName: "out")) var output: String?
+    @Option(help: "Rule for 16-bit and float data: minmax, cleanup, patchify.") var rule: VolumeTools.ByteRule = .minmax
+
+    func validate() throws {
+        guard inPlace != (output != nil) else { throw ValidationError("choose exactly one of --in-place and -o OUT") }
+    }
+
+    func run() throws {
+        let files = try mrcFiles(inputs)
+        if let output { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+        var outcomes: [DatasetOutcome] = []
+        for file in files {
+            let target = output.map { ($0 as NSString).appendingPathComponent((file as NSString).lastPathComponent) } ?? file
+            do {
+                let volume = try VolumeFile.read(file)
+                let bytes = try VolumeTools.toBytes(volume, rule: rule, name: file)
+                try VolumeFile.write(bytes, to: target)
+                outcomes.append(DatasetOutcome(dataset: target, status: .written, patchesAfter: bytes.depth))
+            } catch {
+                Terminal.error("error: \(error)")
+                outcomes.append(DatasetOutcome(dataset: file, status: .failed, message: "\(error)"))
+            }
+        }
+        try OutcomeReport.finish(outcomes, title: "mrc2byte (slices written)", showPatches: false)
+    }
+}
+
+struct BinVol: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "binvol",
+        abstract: "Average-bin MRC volumes in x, y and z (IMOD-free binvol).",
+        discussion: """
+            Each output voxel is the mean of a factor × factor × factor block; edges that do not fill \
+            a block are dropped. The element type is kept (integers rounded to nearest) and the voxel \
+            size multiplied by the factor. Output: <name>BV<factor>.mrc next to the input, as IMOD's \
+            binvol via the reference's binvol.py; --in-place also deletes the original.
+
+            Example: cem binvol tomograms/ --factor 2
+            """)
+
+    @Argument(help: ArgumentHelp("MRC files or directories of them.", valueName: "file|dir")) var inputs: [String]
+    @Option(help: "Bin size along each axis.") var factor = 2
+    @Flag(name: .customLong("in-place"), help: "Delete each original after writing its binned copy.") var inPlace = false
+
+    func validate() throws {
+        guard factor >= 2 else { throw ValidationError("--factor must be at least 2") }
+    }
+
+    func run() throws {
+        var outcomes: [DatasetOutcome] = []
+        for file in try mrcFiles(inputs) {
+            let target = (file as NSString).deletingPathExtension + "BV\(factor).mrc"
+            do {
+                let binned = try VolumeTools.bin(try VolumeFile.read(file), factor: factor)
+                try VolumeFile.write(binned, to: target)
+                if inPlace { try FileManager.default.removeItem(atPath: file) }
+                outcomes.append(DatasetOutcome(dataset: target, status: .written, patchesAfter: binned.depth))
+            } catch {
+                Terminal.error("error: \(file): \(error)")
+                outcomes.append(DatasetOutcome(dataset: file, status: .failed, message: "\(error)"))
+            }
+        }
+        try OutcomeReport.finish(outcomes, title: "binvol (slices written)", showPatches: false)
+    }
+}
+
+struct CropROIs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crop-rois",
+        abstract: "Sample cubes of tissue from a big EM volume (skipping padding) as uint8 NRRD files.",
+        discussion: """
+            The volume is divided into a grid of --cube sized cubes (a last, partial cube is kept \
+            when the remainder exceeds half a cube). A cube is a candidate when fewer than \
+            (1 - min-frac) × cube³ of its voxels equal --padding-value. gb × 1024³ / cube³ candidates \
+            are drawn at random (--seed) without replacement, converted to uint8 by min-max and saved \
+            as OUT/<name>-ROI-x<x1>-<x2>_y<y1>-<y2>_z<z1>-<z2>.nrrd with the volume's voxel size. \
+            Uncompressed inputs are memory-mapped, so the volume may be larger than RAM; existing \
+            ROI files are kept (resume).
+
+            Example: cem crop-rois huge.mrc rois/ --cube 256 --gb 2
+            """)
+
+    @Argument(help: ArgumentHelp("Volume to crop.", valueName: "volume")) var volume: String
+    @Argument(help: ArgumentHelp("Output directory.", valueName: "out")) var output: String
+    @Option(help: "Cube side in voxels.") var cube = 256
+    @Option(help: "Gigabytes of cubes to save (at most).") var gb = 5.0
+    @Option(help: "Voxel value that marks padding outside the tissue.") var paddingValue = 0.0
+    @Option(help: "Fraction of a cube that must not be padding.") var minFrac = 0.7
+    @Option(help: "Seed of the random draw.") var seed: UInt64 = 0
+
+    func run() throws {
+        do {
+            let written = try RoiCrop.crop(volumePath: volume, output: output, cube: cube, gigabytes: gb,
+                                           paddingValue: paddingValue, minFraction: minFrac, seed: seed,
+                                           progress: TerminalProgress())
+            print("\(written.count) ROI(s) in \(output)")
+        } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Reconstruct3D: ParsableCommand {
+    enum Preview: String, ExpressibleByArgument { case gif }
+
+    static let configuration = CommandConfiguration(
+        commandName: "reconstruct3d",
+        abstract: "Rebuild flipbooks: the few slices around each curated patch in its source volume.",
+        discussion: """
+            CURATED is the curated layout (<dataset>/<patch name>.tiff, as `cem export` writes). A \
+            volume in the --volumes directories belongs to the dataset named by its file name, or by \
+            the part before -ROI-; its patches are those whose names contain the volume's name. For \
+            each patch <vol>-LOC-<axis>_<index>_<y0>-<y1>_<x0>-<x1>, the --nz slices centred on it \
+            along its cutting axis are saved, slices first, as \
+            OUT/<dataset>/<vol>-LOC-<axis>_<low>-<high>_<y0>-<y1>_<x0>-<x1>.tif (multi-page uint8). \
+            Patches too close to the volume's ends are skipped — like the reference, also the last \
+            position that would just fit. A dataset whose output directory exists is skipped (resume).
+
+            Beyond the reference: --preview gif writes an animated GIF beside each flipbook; \
+            --no-overlap drops flipbooks overlapping an earlier one by more than half; any readable \
+            volume format works; there is no hidden cap of 50 flipbooks per volume (use --limit).
+
+            Example: cem reconstruct3d curated/ --volumes volumes/ --out flipbooks/ --nz 5 --preview gif
+            """)
+
+    @Argument(help: ArgumentHelp("Curated patch directory.", valueName: "curated")) var curated: String
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Directories of source volumes.", valueName: "dir"))
+    var volumes: [String]
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Option(help: "Slices per flipbook.") var nz = 5
+    @Option(help: "At most this many patches per dataset (random, --seed).") var limit: Int?
+    @Option(help: "Seed of the --limit sample.") var seed: UInt64 = 0
+    @Option(help: "Also write an animated preview: gif.") var preview: Preview?
+    @Flag(help: "Drop flipbooks overlapping an earlier one by more than half.") var noOverlap = false
+    @OptionGroup var jobOptions: JobOptions
+
+    func run() throws {
+        var options = Flipbooks.Options()
+        options.nz = nz
+        options.limit = limit
+        options.seed = seed
+        options.gifPreview = preview == .gif
+        options.noOverlap = noOverlap
+        options.jobs = jobOptions.jobs
+        try OutcomeReport.run({
+            try Flipbooks.run(curated: curated, volumeDirectories: volumes, output: out, options: options,
+                              progress: TerminalProgress())
+        }, title: "reconstruct3d → \(out) (patches, flipbooks)")
+    }
+}
