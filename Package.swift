@@ -26,7 +26,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-I\(hdf5Include)"])],
             linkerSettings: [
                 .linkedLibrary("tiff"), .linkedLibrary("png16"), .linkedLibrary("jpeg"),
-                .linkedLibrary("z"), .linkedLibrary("hdf5"),
+                .linkedLibrary("z"), .linkedLibrary("hdf5"), .linkedLibrary("blosc"), .linkedLibrary("zstd"),
                 .unsafeFlags(["-L\(hdf5Lib)", "-Xlinker", "-rpath", "-Xlinker", hdf5Lib]),
             ]
         ),

@@ -97,3 +97,18 @@ int cem_h5_read(const char *file, const char *dataset, void *dst, size_t dst_len
 }
 #endif
 #endif
+
+#ifndef CEM_NATIVE_CODECS
+#define CEM_NATIVE_CODECS
+#ifdef __cplusplus
+extern "C" {
+#endif
+/// Blosc (any inner codec libblosc was built with: lz4, zstd, zlib, ...): decodes
+/// into dst of exactly dst_len bytes. Returns 0, or -1 with cem_last_error set.
+int cem_blosc_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len);
+/// Zstandard frame(s) into dst of exactly dst_len bytes.
+int cem_zstd_decompress(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -3,6 +3,8 @@ import Foundation
 /// The file formats cem reads and writes.
 public enum FileFormat: String, CaseIterable, Sendable, Codable {
     case tiff, png, jpeg, mrc, nrrd, nifti, hdf5
+    /// Chunked arrays (directories or HTTP(S) prefixes).
+    case zarr, n5, precomputed
 
     /// Extensions (lower-case, without dot) that name each format.
     public var extensions: [String] {
@@ -14,6 +16,7 @@ public enum FileFormat: String, CaseIterable, Sendable, Codable {
         case .nrrd: ["nrrd", "nhdr"]
         case .nifti: ["nii", "nii.gz"]
         case .hdf5: ["h5", "hdf", "hdf5", "he5"]
+        case .zarr, .n5, .precomputed: []
         }
     }
 
@@ -72,13 +75,22 @@ public enum VolumeFile {
     /// The format a path will be read as: its content's magic number where the
     /// format has one, else its extension.
     public static func detectFormat(_ argument: String) throws -> FileFormat {
+        if argument.hasPrefix("http://") || argument.hasPrefix("https://") {
+            guard let format = NGFF.detect(argument) else {
+                throw VolumeIOError(.unknownFormat, argument, "no Zarr, N5 or precomputed array at this URL")
+            }
+            return format
+        }
         let (path, _) = splitDatasetPath(argument)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw VolumeIOError(.io, path, "no such file")
         }
-        guard !isDirectory.boolValue else {
-            throw VolumeIOError(.unknownFormat, path, "is a directory (Zarr/N5 directories are not supported yet)")
+        if isDirectory.boolValue {
+            guard let format = NGFF.detect(path) else {
+                throw VolumeIOError(.unknownFormat, path, "is a directory without a Zarr (.zarray, OME .zattrs), N5 (attributes.json) or precomputed (info) array")
+            }
+            return format
         }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw VolumeIOError(.io, path, "cannot open for reading") }
         defer { try? handle.close() }
@@ -98,6 +110,7 @@ public enum VolumeFile {
     /// Reads an image or volume. HDF5 datasets are named `FILE#DATASET`.
     public static func read(_ argument: String, limits: ReadLimits = .default) throws -> Volume {
         let format = try detectFormat(argument)
+        if [.zarr, .n5, .precomputed].contains(format) { return try NGFF.open(argument).readAll() }
         let (path, dataset) = splitDatasetPath(argument)
         switch format {
         case .tiff: return try TIFFFormat.read(path, limits: limits)
@@ -113,6 +126,8 @@ public enum VolumeFile {
                 throw VolumeIOError(.io, path, "name the dataset inside the HDF5 file as FILE#DATASET (e.g. \(path)#volumes/raw)")
             }
             return try HDF5Format.read(path, dataset: dataset, limits: limits)
+        case .zarr, .n5, .precomputed:
+            return try NGFF.open(argument).readAll()
         }
     }
 
