@@ -30,8 +30,16 @@ let package = Package(
                 .unsafeFlags(["-L\(hdf5Lib)", "-Xlinker", "-rpath", "-Xlinker", hdf5Lib]),
             ]
         ),
+        // FFmpeg's libraries, for reading videos as stacks.
+        .target(
+            name: "CEMVideo",
+            linkerSettings: [
+                .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("swscale"),
+                .linkedLibrary("avutil"),
+            ]
+        ),
         .target(name: "Reporting"),
-        .target(name: "VolumeIO", dependencies: ["CEMNative", "Reporting"]),
+        .target(name: "VolumeIO", dependencies: ["CEMNative", "CEMVideo", "Reporting"]),
         // Hot loops (resampling, Hamming search) built for baseline x86-64 and AVX2/POPCNT, chosen at load time.
         .target(name: "CImagingKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Imaging", dependencies: ["VolumeIO", "CImagingKernels"]),
@@ -50,9 +58,11 @@ let package = Package(
         ),
         // Benchmark driver for bench/ (not installed, not tested).
         .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO"]),
-        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO"]),
+        // Helpers shared by the test targets (a loopback HTTP server).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
-        .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO"]),
+        .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),
     ]
 )

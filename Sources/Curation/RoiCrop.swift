@@ -34,8 +34,15 @@ public enum RoiCrop {
     /// order (z, then y, then x). One streaming pass over the planes.
     public static func candidateBoxes(_ volume: Volume, cube: Int, paddingValue: Double, minFraction: Double,
                                       progress: any ProgressReporter) -> [Box] {
-        let zs = grid(size: volume.depth, cube: cube), ys = grid(size: volume.height, cube: cube)
-        let xs = grid(size: volume.width, cube: cube)
+        candidateBoxes(volume, cube: [cube, cube, cube], paddingValue: paddingValue, minFraction: minFraction,
+                       progress: progress)
+    }
+
+    /// The same with a cube of (z, y, x) sizes (an overview's share of a full-resolution cube).
+    public static func candidateBoxes(_ volume: Volume, cube: [Int], paddingValue: Double, minFraction: Double,
+                                      progress: any ProgressReporter) -> [Box] {
+        let zs = grid(size: volume.depth, cube: cube[0]), ys = grid(size: volume.height, cube: cube[1])
+        let xs = grid(size: volume.width, cube: cube[2])
         let (nz, ny, nx) = (zs.count - 1, ys.count - 1, xs.count - 1)
         guard nz > 0, ny > 0, nx > 0 else { return [] }
         // Which box column each x falls in (-1 beyond the last grid point).
@@ -61,7 +68,7 @@ public enum RoiCrop {
             volume.dropPages(ofPlane: z)
         }
         progress.end()
-        let maxPadding = (1 - minFraction) * Double(cube * cube * cube)
+        let maxPadding = (1 - minFraction) * Double(cube[0] * cube[1] * cube[2])
         var boxes: [Box] = []
         for zi in 0..<nz {
             for yi in 0..<ny {

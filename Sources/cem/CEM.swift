@@ -23,7 +23,7 @@ struct CEM: ParsableCommand {
                 Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Export.self, Stats.self, Report.self,
             ]),
             CommandGroup(name: "Volume tools", subcommands: [
-                Reconstruct3D.self, MRC2Byte.self, BinVol.self, CropROIs.self,
+                Reconstruct3D.self, MRC2Byte.self, BinVol.self, CropROIs.self, Vid2Stack.self, NGFFCropCommand.self,
             ]),
         ]
     )

@@ -191,3 +191,95 @@ struct Reconstruct3D: ParsableCommand {
         }, title: "reconstruct3d → \(out) (patches, flipbooks)")
     }
 }
+
+struct Vid2Stack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vid2stack",
+        abstract: "Turn EM videos (.mp4, .avi, ...) into NRRD stacks that patchify3d treats as videos.",
+        discussion: """
+            Each video is decoded with FFmpeg's libraries; the first channel of each frame (in BGR \
+            order, as OpenCV returns frames to the reference) becomes one z-slice. The stack is \
+            saved as <name>_video.nrrd — or <name>.nrrd when the name already contains "video" — \
+            next to the video, or in -o OUT. The word "video" in the name makes patchify3d cut xy \
+            sections only.
+
+            Example: cem vid2stack videos/ -o stacks/
+            """)
+
+    @Argument(help: ArgumentHelp("Video files or directories of them.", valueName: "file|dir")) var inputs: [String]
+    @Option(name: .short, help: ArgumentHelp("Output directory (default: next to each video).", valueName: "out"))
+    var output: String?
+
+    func run() throws {
+        var outcomes: [DatasetOutcome] = []
+        let files: [String]
+        do { files = try VideoStacks.videoFiles(inputs) } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        for file in files {
+            do {
+                let (path, frames) = try VideoStacks.convert(file, output: output)
+                outcomes.append(DatasetOutcome(dataset: path, status: .written, patchesAfter: frames))
+            } catch {
+                Terminal.error("error: \(error)")
+                outcomes.append(DatasetOutcome(dataset: file, status: .failed, message: "\(error)"))
+            }
+        }
+        try OutcomeReport.finish(outcomes, title: "vid2stack (frames)", showPatches: false)
+    }
+}
+
+struct NGFFCropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ngff-crop",
+        abstract: "Crop tissue cubes from online (or local) Zarr / N5 / precomputed volumes listed in a CSV.",
+        discussion: """
+            DATASETS.csv has the reference's columns: url, source, api, download_url, volume_name, \
+            mip, voxel_x, voxel_y, voxel_z, crop, crop_size, invert, padding_value. download_url may \
+            be s3://, gs://, https:// (public buckets are read as plain HTTPS GETs of chunk keys), \
+            precomputed://https://... or a local path; it names a multiscale group (OME-Zarr, N5 with \
+            s0, s1, ..., precomputed).
+
+            With crop = TRUE: the coarsest level is read as an overview, cubes that are mostly not \
+            padding are found there, gb × 1024³ / crop_size³ of them are drawn (--seed), mapped to \
+            level `mip`, read chunk by chunk, converted to bytes (min-max; inverted if invert), and \
+            saved as OUT/<volume_name>_s<mip>-ROI-x..-.._y..-.._z..-...nrrd with the level's voxel \
+            size. With crop = FALSE the whole level is saved as OUT/<volume_name>_s<mip>.nrrd. Existing \
+            files are kept (resume); an unreachable dataset is reported and the others continue.
+
+            Example: cem ngff-crop ngff_datasets.csv rois/ --gb 1
+            """)
+
+    @Argument(help: ArgumentHelp("Datasets CSV.", valueName: "datasets.csv")) var csv: String
+    @Argument(help: ArgumentHelp("Output directory.", valueName: "out")) var output: String
+    @Option(help: "Gigabytes of cubes per dataset (at most).") var gb = 5.0
+    @Option(help: "Seed of the random draw of cubes.") var seed: UInt64 = 0
+
+    func run() throws {
+        let datasets: [NGFFCrop.Dataset]
+        do {
+            guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else {
+                throw VolumeIOError(.io, csv, "cannot read the CSV")
+            }
+            datasets = try NGFFCrop.parseCSV(text, path: csv)
+        } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        var outcomes: [DatasetOutcome] = []
+        for dataset in datasets {
+            let start = Date()
+            do {
+                let files = try NGFFCrop.run(dataset, output: output, gigabytes: gb, seed: seed,
+                                             progress: TerminalProgress())
+                outcomes.append(DatasetOutcome(dataset: dataset.volumeName, status: .written, patchesAfter: files.count,
+                                               seconds: Date().timeIntervalSince(start)))
+            } catch {
+                Terminal.error("error: \(dataset.volumeName): \(error)")
+                outcomes.append(DatasetOutcome(dataset: dataset.volumeName, status: .failed, message: "\(error)"))
+            }
+        }
+        try OutcomeReport.finish(outcomes, title: "ngff-crop → \(output) (files)", showPatches: false)
+    }
+}

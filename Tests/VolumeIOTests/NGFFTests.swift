@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VolumeIO
+import TestSupport
 
 struct NGFFExpectation: Decodable, Sendable, CustomTestStringConvertible {
     struct Array: Decodable, Sendable {

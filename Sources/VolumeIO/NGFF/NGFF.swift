@@ -270,7 +270,7 @@ public enum NGFF {
         }
     }
 
-    static func join(_ location: String, _ path: String) -> String {
+    public static func join(_ location: String, _ path: String) -> String {
         location.hasSuffix("/") ? location + path : location + "/" + path
     }
 }

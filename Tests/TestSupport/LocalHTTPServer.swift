@@ -3,16 +3,16 @@ import Foundation
 /// A minimal HTTP/1.0 file server on 127.0.0.1 (ephemeral port) for tests of
 /// remote chunk stores: GET only, 404 for missing files, one request per
 /// connection. It stops when the test calls `stop()`.
-final class LocalHTTPServer: @unchecked Sendable {
+public final class LocalHTTPServer: @unchecked Sendable {
     // @unchecked: `running` is only read and written under `lock`.
-    let root: String
-    private(set) var port: UInt16 = 0
+    public let root: String
+    public private(set) var port: UInt16 = 0
     private var socketFD: Int32 = -1
     private let lock = NSLock()
     private var running = true
-    private(set) var requests: [String] = []
+    public private(set) var requests: [String] = []
 
-    init(root: String) throws {
+    public init(root: String) throws {
         self.root = root
         socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var reuse: Int32 = 1
@@ -33,9 +33,9 @@ final class LocalHTTPServer: @unchecked Sendable {
         Thread.detachNewThread { [self] in serve() }
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    func stop() {
+    public func stop() {
         lock.withLock { running = false }
         shutdown(socketFD, Int32(SHUT_RDWR))
         close(socketFD)
