@@ -146,3 +146,42 @@ struct CurationCLITests {
         #expect(help.stdout.contains("--min-distance") && help.stdout.contains("Example"))
     }
 }
+
+@Suite("cem volume tools", .serialized)
+struct VolumeToolsCLITests {
+    @Test("every volume tool has help with an example")
+    func help() throws {
+        for command in ["reconstruct3d", "mrc2byte", "binvol", "crop-rois", "vid2stack", "ngff-crop"] {
+            let result = try CLI.run([command, "--help"])
+            #expect(result.status == 0, "\(command)")
+            #expect(result.stdout.contains("Example"), "\(command)")
+        }
+    }
+
+    @Test("info and convert read Zarr, N5 and precomputed; mrc2byte, binvol and crop-rois run end to end")
+    func run() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cem-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let info = try CLI.run(["info", CLI.fixtures + "/ngff/ome.zarr/s1", CLI.fixtures + "/ngff/em.n5/s0"])
+        #expect(info.status == 0)
+        #expect(info.stdout.contains("zarr 20x100x105 uint8 spacing 8 x 8 x 8"))
+        #expect(info.stdout.contains("n5 20x200x210 uint8 spacing 4 x 4 x 8"))
+        let convert = try CLI.run(["convert", CLI.fixtures + "/ngff/precomputed", root + "/p.mrc"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+
+        let bytes = try CLI.run(["mrc2byte", CLI.fixtures + "/io/mrc_mode0_int8.mrc", "-o", root + "/bytes"])
+        #expect(bytes.status == 0, "\(bytes.stderr)")
+        let check = try CLI.run(["info", root + "/bytes/mrc_mode0_int8.mrc"])
+        #expect(check.stdout.contains("uint8 spacing 8 x 8 x 40 (x y z) min 122 max 216"))
+        #expect(try CLI.run(["mrc2byte", root + "/p.mrc"]).status != 0)   // neither --in-place nor -o
+
+        let bin = try CLI.run(["binvol", root + "/p.mrc", "--factor", "2"])
+        #expect(bin.status == 0)
+        #expect(try CLI.run(["info", root + "/pBV2.mrc"]).stdout.contains("mrc 10x100x105 uint8 spacing 8 x 8 x 16"))
+
+        let crop = try CLI.run(["crop-rois", root + "/p.mrc", root + "/rois", "--cube", "16", "--gb", "0.00001"])
+        #expect(crop.status == 0, "\(crop.stderr)")
+        #expect(crop.stdout.contains("2 ROI(s)"))
+    }
+}
