@@ -63,6 +63,13 @@ public enum CurationJobs {
         }
     }
 
+    /// The resume rule: a complete store is not redone.
+    private static func skipIfComplete(_ store: String, dataset: String, progress: any ProgressReporter) -> DatasetOutcome? {
+        guard PatchStore.isComplete(at: store) else { return nil }
+        progress.note("\(dataset): already done (\(store)), skipping")
+        return DatasetOutcome(dataset: dataset, status: .skipped, message: "store already complete")
+    }
+
     /// patchify3d: every readable volume in `directory` becomes a patch store in `output`.
     public static func patchify3D(directory: String, output: String, options: PatchifyOptions, jobs: Int,
                                   progress: any ProgressReporter) throws -> [DatasetOutcome] {
@@ -72,10 +79,7 @@ public enum CurationJobs {
             let dataset = FileFormat.baseName(of: file)
             let start = Date()
             let store = PatchStore.path(in: output, dataset: dataset)
-            if PatchStore.isComplete(at: store) {
-                progress.note("\(dataset): already done (\(store)), skipping")
-                return DatasetOutcome(dataset: dataset, status: .skipped, message: "store already complete")
-            }
+            if let skipped = skipIfComplete(store, dataset: dataset, progress: progress) { return skipped }
             do {
                 let volume = try VolumeFile.read(file)
                 let result = try Patchify.patchify3D(volume: volume, dataset: dataset, file: file, options: options,
@@ -101,10 +105,7 @@ public enum CurationJobs {
             let dataset = (group as NSString).lastPathComponent
             let start = Date()
             let store = PatchStore.path(in: output, dataset: dataset)
-            if PatchStore.isComplete(at: store) {
-                progress.note("\(dataset): already done (\(store)), skipping")
-                return DatasetOutcome(dataset: dataset, status: .skipped, message: "store already complete")
-            }
+            if let skipped = skipIfComplete(store, dataset: dataset, progress: progress) { return skipped }
             do {
                 let paths = try files(in: group)
                 guard !paths.isEmpty else { throw VolumeIOError(.io, group, "image group is empty") }

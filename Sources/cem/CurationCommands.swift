@@ -51,6 +51,22 @@ enum OutcomeReport {
         }
     }
 
+    /// Runs `body` on every file (it returns the output written and a count),
+    /// reports failures as they happen, then prints the summary.
+    static func each(_ files: [String], title: String, _ body: (String) throws -> (output: String, count: Int)) throws {
+        var outcomes: [DatasetOutcome] = []
+        for file in files {
+            do {
+                let (output, count) = try body(file)
+                outcomes.append(DatasetOutcome(dataset: output, status: .written, patchesAfter: count))
+            } catch {
+                Terminal.error("error: \(error)")
+                outcomes.append(DatasetOutcome(dataset: file, status: .failed, message: "\(error)"))
+            }
+        }
+        try finish(outcomes, title: title, showPatches: false)
+    }
+
     static func run(_ body: () throws -> [DatasetOutcome], title: String, showPatches: Bool = true) throws {
         let outcomes: [DatasetOutcome]
         do { outcomes = try body() } catch let error as VolumeIOError {

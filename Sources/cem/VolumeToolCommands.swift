@@ -50,20 +50,12 @@ struct MRC2Byte: ParsableCommand {
     func run() throws {
         let files = try mrcFiles(inputs)
         if let output { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
-        var outcomes: [DatasetOutcome] = []
-        for file in files {
+        try OutcomeReport.each(files, title: "mrc2byte (slices written)") { file in
             let target = output.map { ($0 as NSString).appendingPathComponent((file as NSString).lastPathComponent) } ?? file
-            do {
-                let volume = try VolumeFile.read(file)
-                let bytes = try VolumeTools.toBytes(volume, rule: rule, name: file)
-                try VolumeFile.write(bytes, to: target)
-                outcomes.append(DatasetOutcome(dataset: target, status: .written, patchesAfter: bytes.depth))
-            } catch {
-                Terminal.error("error: \(error)")
-                outcomes.append(DatasetOutcome(dataset: file, status: .failed, message: "\(error)"))
-            }
+            let bytes = try VolumeTools.toBytes(try VolumeFile.read(file), rule: rule, name: file)
+            try VolumeFile.write(bytes, to: target)
+            return (target, bytes.depth)
         }
-        try OutcomeReport.finish(outcomes, title: "mrc2byte (slices written)", showPatches: false)
     }
 }
 
@@ -89,20 +81,13 @@ struct BinVol: ParsableCommand {
     }
 
     func run() throws {
-        var outcomes: [DatasetOutcome] = []
-        for file in try mrcFiles(inputs) {
+        try OutcomeReport.each(try mrcFiles(inputs), title: "binvol (slices written)") { file in
             let target = (file as NSString).deletingPathExtension + "BV\(factor).mrc"
-            do {
-                let binned = try VolumeTools.bin(try VolumeFile.read(file), factor: factor)
-                try VolumeFile.write(binned, to: target)
-                if inPlace { try FileManager.default.removeItem(atPath: file) }
-                outcomes.append(DatasetOutcome(dataset: target, status: .written, patchesAfter: binned.depth))
-            } catch {
-                Terminal.error("error: \(file): \(error)")
-                outcomes.append(DatasetOutcome(dataset: file, status: .failed, message: "\(error)"))
-            }
+            let binned = try VolumeTools.bin(try VolumeFile.read(file), factor: factor)
+            try VolumeFile.write(binned, to: target)
+            if inPlace { try FileManager.default.removeItem(atPath: file) }
+            return (target, binned.depth)
         }
-        try OutcomeReport.finish(outcomes, title: "binvol (slices written)", showPatches: false)
     }
 }
 
@@ -211,22 +196,15 @@ struct Vid2Stack: ParsableCommand {
     var output: String?
 
     func run() throws {
-        var outcomes: [DatasetOutcome] = []
         let files: [String]
         do { files = try VideoStacks.videoFiles(inputs) } catch {
             Terminal.error("error: \(error)")
             throw ExitCode(1)
         }
-        for file in files {
-            do {
-                let (path, frames) = try VideoStacks.convert(file, output: output)
-                outcomes.append(DatasetOutcome(dataset: path, status: .written, patchesAfter: frames))
-            } catch {
-                Terminal.error("error: \(error)")
-                outcomes.append(DatasetOutcome(dataset: file, status: .failed, message: "\(error)"))
-            }
+        try OutcomeReport.each(files, title: "vid2stack (frames)") { file in
+            let stack = try VideoStacks.convert(file, output: output)
+            return (stack.path, stack.frames)
         }
-        try OutcomeReport.finish(outcomes, title: "vid2stack (frames)", showPatches: false)
     }
 }
 

@@ -118,23 +118,22 @@ enum ChunkCodec {
     }
 
     static func blosc(_ data: Data, expected: Int, path: String) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: expected)
-        let status = data.withUnsafeBytes { source in
-            out.withUnsafeMutableBytes { target in
-                cem_blosc_decompress(source.baseAddress?.assumingMemoryBound(to: UInt8.self), source.count,
-                                     target.baseAddress?.assumingMemoryBound(to: UInt8.self), expected)
-            }
-        }
-        guard status == 0 else { throw VolumeIOError(.corrupt, path, lastNativeError()) }
-        return out
+        try decode(data, expected: expected, path: path, with: cem_blosc_decompress)
     }
 
     static func zstd(_ data: Data, expected: Int, path: String) throws -> [UInt8] {
+        try decode(data, expected: expected, path: path, with: cem_zstd_decompress)
+    }
+
+    /// Runs a C decoder that fills exactly `expected` bytes or fails with a message.
+    private static func decode(_ data: Data, expected: Int, path: String,
+                               with decoder: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UInt8>?, Int) -> Int32)
+        throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: expected)
         let status = data.withUnsafeBytes { source in
             out.withUnsafeMutableBytes { target in
-                cem_zstd_decompress(source.baseAddress?.assumingMemoryBound(to: UInt8.self), source.count,
-                                    target.baseAddress?.assumingMemoryBound(to: UInt8.self), expected)
+                decoder(source.baseAddress?.assumingMemoryBound(to: UInt8.self), source.count,
+                        target.baseAddress?.assumingMemoryBound(to: UInt8.self), expected)
             }
         }
         guard status == 0 else { throw VolumeIOError(.corrupt, path, lastNativeError()) }
