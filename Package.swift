@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "cem", targets: ["cem"]),
         .library(name: "VolumeIO", targets: ["VolumeIO"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "TorchSave", targets: ["TorchSave"]),
         .library(name: "Curation", targets: ["Curation"]),
     ],
     dependencies: [
@@ -39,6 +40,8 @@ let package = Package(
             ]
         ),
         .target(name: "Reporting"),
+        // Safe reading and writing of PyTorch checkpoints and numpy pickles (no engine needed).
+        .target(name: "TorchSave"),
         .target(name: "VolumeIO", dependencies: ["CEMNative", "CEMVideo", "Reporting"]),
         // Hot loops (resampling, Hamming search) built for baseline x86-64 and AVX2/POPCNT, chosen at load time.
         .target(name: "CImagingKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -46,13 +49,14 @@ let package = Package(
         .target(
             name: "Curation",
             dependencies: [
-                "VolumeIO", "Imaging", "Reporting", "CImagingKernels", .product(name: "GRDB", package: "GRDB.swift"),
+                "VolumeIO", "Imaging", "Reporting", "CImagingKernels", "TorchSave",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(
             name: "cem",
             dependencies: [
-                "VolumeIO", "Curation", "Reporting",
+                "VolumeIO", "Curation", "Reporting", "TorchSave",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,6 +65,7 @@ let package = Package(
         // Helpers shared by the test targets (a loopback HTTP server).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
+        .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),

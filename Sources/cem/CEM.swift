@@ -22,6 +22,7 @@ struct CEM: ParsableCommand {
             CommandGroup(name: "Curate (build the dataset)", subcommands: [
                 Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Export.self, Stats.self, Report.self,
             ]),
+            CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [
                 Reconstruct3D.self, MRC2Byte.self, BinVol.self, CropROIs.self, Vid2Stack.self, NGFFCropCommand.self,
             ]),

@@ -185,3 +185,38 @@ struct VolumeToolsCLITests {
         #expect(crop.stdout.contains("2 ROI(s)"))
     }
 }
+
+@Suite("cem weights and import-pkl", .serialized)
+struct WeightsCLITests {
+    @Test("inspect lists metadata and tensors; the malicious file is refused, naming it")
+    func inspect() throws {
+        let moco = CLI.fixtures + "/torch/format/moco_resnet18_gray.pth.tar"
+        let result = try CLI.run(["weights", "inspect", moco])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("norms = [0.57287007, 0.12740536]"))
+        #expect(result.stdout.contains("module.encoder_q.conv1.weight  float32 [64, 1, 7, 7]"))
+        for file in ["zip_format.pth", "legacy_format.pth"] {
+            #expect(try CLI.run(["weights", "inspect", CLI.fixtures + "/torch/format/" + file]).status == 0)
+        }
+        let bad = try CLI.run(["weights", "inspect", CLI.fixtures + "/torch/format/malicious.pth"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("malicious.pth") && bad.stderr.contains("posix.system"))
+    }
+
+    @Test("convert writes a checkpoint with the U-Net encoder keys; import-pkl makes a store")
+    func convertAndImport() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cem-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let convert = try CLI.run(["weights", "convert", CLI.fixtures + "/torch/format/moco_resnet18_gray.pth.tar",
+                                   "--to", "unet-encoder", root + "/enc.pth"])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let inspect = try CLI.run(["weights", "inspect", "--all", root + "/enc.pth"])
+        #expect(inspect.stdout.contains("encoder.layer4.1.bn2.running_var  float32 [512]"))
+        #expect(!inspect.stdout.contains("module.") && inspect.stdout.contains("norms = [0.57287007, 0.12740536]"))
+        let imported = try CLI.run(["import-pkl", CLI.fixtures + "/torch/format/reference_patches.pkl", "--out", root + "/stores"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let stats = try CLI.run(["stats", root + "/stores/reference_patches.patches.sqlite"])
+        #expect(stats.stdout.contains("reference_patches: 2 → 2 patches"))
+    }
+}

@@ -3,6 +3,7 @@ import Reporting
 import Testing
 import VolumeIO
 @testable import Curation
+import Imaging
 
 @Suite("Patch stores and the batch jobs", .serialized)
 struct PatchStoreTests {
@@ -131,5 +132,27 @@ struct PatchStoreTests {
         // Rerun keeps existing files.
         #expect(CurationJobs.export(stores: [store.path], output: root + "/curated", progress: SilentProgress())[0]
             .patchesAfter == 0)
+    }
+}
+
+@Suite("import-pkl")
+struct PickleImportTests {
+    @Test("the reference's pickle becomes patches with names, boxes, hashes and the exact pixels")
+    func read() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/torch/format/reference_patches.pkl").path
+        let result = try PickleImport.read(path)
+        #expect(result.dataset == "reference_patches")
+        #expect(result.patches.count == 2 && result.kept == [0, 1])
+        for patch in result.patches {
+            let image = try #require(patch.image)
+            #expect(patch.box.height == image.height && patch.box.width == image.width)
+            #expect(patch.hash == DHash.patchHash(image))
+            #expect(patch.name.contains("-LOC-"))
+        }
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("cem-\(UUID().uuidString).pkl").path
+        try Data([0x80, 0x02, 0x7D, 0x2E]).write(to: URL(fileURLWithPath: broken))   // an empty dict
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        #expect(throws: VolumeIOError.self) { try PickleImport.read(broken) }
     }
 }
