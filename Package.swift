@@ -5,6 +5,14 @@ import PackageDescription
 let hdf5Include = "/usr/include/hdf5/serial"
 let hdf5Lib = "/usr/lib/x86_64-linux-gnu/hdf5/serial"
 
+// libtorch: Debian's (headers under /usr/include) unless LIBTORCH names another
+// installation (a directory with include/ and lib/, e.g. a PyTorch wheel's torch/),
+// so GPU hosts can build against a CUDA libtorch.
+let libtorch = Context.environment["LIBTORCH"]
+let torchIncludes = libtorch.map { ["\($0)/include", "\($0)/include/torch/csrc/api/include"] }
+    ?? ["/usr/include/torch/csrc/api/include"]
+let torchLinkFlags = libtorch.map { ["-L\($0)/lib", "-Xlinker", "-rpath", "-Xlinker", "\($0)/lib"] } ?? []
+
 let package = Package(
     name: "cem",
     platforms: [.macOS(.v14)],
@@ -13,6 +21,7 @@ let package = Package(
         .library(name: "VolumeIO", targets: ["VolumeIO"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "TorchSave", targets: ["TorchSave"]),
+        .library(name: "Torch", targets: ["Torch"]),
         .library(name: "Curation", targets: ["Curation"]),
     ],
     dependencies: [
@@ -39,6 +48,13 @@ let package = Package(
                 .linkedLibrary("avutil"),
             ]
         ),
+        // The only C++: a flat C API over ATen/autograd, every call behind try/catch (C++17).
+        .target(
+            name: "CTorch",
+            cxxSettings: [.unsafeFlags(torchIncludes.flatMap { ["-I", $0] } + ["-std=c++17", "-O2", "-w"])],
+            linkerSettings: [.linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .unsafeFlags(torchLinkFlags)]
+        ),
+        .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "Reporting"),
         // Safe reading and writing of PyTorch checkpoints and numpy pickles (no engine needed).
         .target(name: "TorchSave"),
@@ -66,6 +82,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
         .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave"]),
+        .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),
