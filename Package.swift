@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "TorchSave", targets: ["TorchSave"]),
         .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "NN", targets: ["NN"]),
         .library(name: "Curation", targets: ["Curation"]),
     ],
     dependencies: [
@@ -55,6 +56,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .unsafeFlags(torchLinkFlags)]
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
+        .target(name: "NN", dependencies: ["Torch", "TorchSave"]),
         .target(name: "Reporting"),
         // Safe reading and writing of PyTorch checkpoints and numpy pickles (no engine needed).
         .target(name: "TorchSave"),
@@ -83,6 +85,7 @@ let package = Package(
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
         .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TorchSave"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),

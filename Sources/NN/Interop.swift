@@ -1,0 +1,36 @@
+import Foundation
+import Torch
+import TorchSave
+
+extension Tensor {
+    /// A libtorch tensor from a tensor read by TorchSave (values copied, C order).
+    public convenience init(_ data: TensorData) throws {
+        let dtype: DType = switch data.dtype {
+        case .float32: .float32
+        case .float64: .float64
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        case .int64: .int64
+        case .int32: .int32
+        case .int16: .int16
+        case .int8: .int8
+        case .uint8: .uint8
+        case .bool: .bool
+        }
+        try self.init(bytes: try data.contiguousBytes(), dtype: dtype, shape: data.shape)
+    }
+}
+
+extension Module {
+    /// Loads the state dict of a checkpoint file (`state_dict` inside, or the top level).
+    @discardableResult
+    public func load(checkpoint path: String, strict: Bool = true) throws -> LoadReport {
+        let value = try PyTorchFile.load(path)
+        guard let state = Checkpoint.stateDict(value) else { throw NNError.invalid("\(path): no state dict of tensors") }
+        var tensors: [String: Tensor] = [:]
+        for (key, item) in state.entries {
+            if let name = key.stringValue, let tensor = item.tensorValue { tensors[name] = try Tensor(tensor) }
+        }
+        return try load(tensors, strict: strict)
+    }
+}
