@@ -301,7 +301,11 @@ int ct_no_grad_push(void) { STATUS(no_grad_guards.push_back(std::make_unique<at:
 int ct_no_grad_pop(void) {
     STATUS(if (no_grad_guards.empty()) throw std::logic_error("no-grad scope underflow"); no_grad_guards.pop_back();)
 }
-int ct_add_(ct_tensor *dst, const ct_tensor *src, double alpha) { STATUS(dst->value.add_(src->value, alpha);) }
+int ct_add_(ct_tensor *dst, const ct_tensor *src, double alpha) {
+    // Integer tensors (num_batches_tracked) need an integral alpha.
+    STATUS(dst->value.add_(src->value, dst->value.is_floating_point() ? at::Scalar(alpha)
+                                                                      : at::Scalar(static_cast<int64_t>(alpha)));)
+}
 int ct_mul_scalar_(ct_tensor *dst, double value) { STATUS(dst->value.mul_(value);) }
 int ct_copy_(ct_tensor *dst, const ct_tensor *src) { STATUS(dst->value.copy_(src->value);) }
 int ct_addcmul_(ct_tensor *dst, const ct_tensor *t1, const ct_tensor *t2, double value) {

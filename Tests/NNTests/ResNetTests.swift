@@ -117,3 +117,44 @@ struct ResNetTests {
         #expect(try model.load(tensors).isClean)
     }
 }
+
+@Suite("U-Net parity with segmentation_models_pytorch", .serialized)
+struct UNetTests {
+    @Test("keys and output of Unet(resnet50, in_channels=1) for 1 and 3 classes", arguments: [1, 3])
+    func parity(_ classes: Int) throws {
+        Torch.threads = 2
+        let model = try UNet(encoder: .resnet50, inputChannels: 1, classes: classes)
+        let keys = try FormulaWeights.keys("unet_resnet50_c\(classes)_keys.txt")
+        #expect(model.stateDict().map(\.0) == keys.map(\.name))
+        #expect(model.stateDict().map { $0.1.shape } == keys.map(\.shape))
+        try model.load(FormulaWeights.state("unet_resnet50_c\(classes)_keys.txt"))
+        model.eval()
+        let output = try withNoGrad { try model(FormulaWeights.npy("unet_input.npy")) }
+        #expect(output.shape == [1, classes, 224, 224])
+        #expect(try FormulaWeights.relativeError(output, FormulaWeights.npy("unet_resnet50_c\(classes)_output.npy")) <= 1e-3)
+    }
+}
+
+@Suite("ResNet18 training step parity", .serialized)
+struct TrainStepTests {
+    @Test("train mode on (input, mirrored input): logits, cross-entropy, conv1 gradient, bn1 running mean")
+    func trainStep() throws {
+        let model = try ResNet(.resnet18, inputChannels: 1, classes: 2)
+        try model.load(FormulaWeights.state("resnet18_gray_keys.txt"))
+        model.train()
+        let input = try FormulaWeights.npy("unet_input.npy")
+        let batch = try Tensor.cat([input, input.flipped([3])], dim: 0)
+        let logits = try model(batch)
+        #expect(try FormulaWeights.relativeError(logits, FormulaWeights.npy("resnet18_train_logits.npy")) <= 1e-3)
+        let loss = try Functional.crossEntropy(logits, target: Tensor([Int64(0), 1], shape: [2]))
+        let expectedLoss = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: FormulaWeights.root + "/resnet18_train.json"))) as! [String: Any]
+        let reference = (expectedLoss["loss"] as! NSNumber).doubleValue
+        #expect(Swift.abs(try loss.item() - reference) / reference <= 1e-3)
+        try loss.backward()
+        let grad = try #require(model.conv1.weight.tensor.grad)
+        #expect(try FormulaWeights.relativeError(grad, FormulaWeights.npy("resnet18_conv1_grad.npy")) <= 1e-3)
+        #expect(try FormulaWeights.relativeError(model.bn1.runningMean.tensor,
+                                                 FormulaWeights.npy("resnet18_bn1_running_mean_after.npy")) <= 1e-3)
+        #expect(try model.bn1.batchesTracked.tensor.item() == 1)
+    }
+}
