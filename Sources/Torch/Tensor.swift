@@ -1,6 +1,12 @@
 import CTorch
 import Foundation
 
+/// libtorch 1.13 starts with one intra-op thread here; cem's default is every core
+/// (set once, on the first tensor; `Torch.threads` changes it).
+private let defaultThreadsConfigured: Void = {
+    ct_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+}()
+
 /// A libtorch failure, with libtorch's own message.
 public struct TorchError: Error, CustomStringConvertible, Equatable {
     public let message: String
@@ -38,7 +44,10 @@ public final class Tensor: @unchecked Sendable {
     // @unchecked: libtorch tensors are safe to share for reading across threads.
     let handle: OpaquePointer
 
-    init(_ handle: OpaquePointer) { self.handle = handle }
+    init(_ handle: OpaquePointer) {
+        _ = defaultThreadsConfigured
+        self.handle = handle
+    }
     deinit { ct_free(handle) }
 
     /// Wraps a C result, turning NULL into the thread's libtorch error.

@@ -158,3 +158,41 @@ struct TrainStepTests {
         #expect(try model.bn1.batchesTracked.tensor.item() == 1)
     }
 }
+
+@Suite("MoCo and SwAV model layouts", .serialized)
+struct SelfSupervisedModelTests {
+    @Test("SwAV ResNet-50 keys and shapes equal the reference's")
+    func swavKeys() throws {
+        let model = try SwAVResNet(depth: .resnet50, inputChannels: 1)
+        let expected = try FormulaWeights.keys("swav_resnet50_keys.txt")
+        #expect(model.stateDict().map(\.0) == expected.map(\.name))
+        #expect(model.stateDict().map { $0.1.shape } == expected.map(\.shape))
+        let (embedding, scores) = try withNoGrad { try model.embedAndScore(Tensor.randn([2, 1, 64, 64])) }
+        #expect(embedding.shape == [2, 128] && scores.shape == [2, 3000])
+    }
+
+    @Test("the reference's MoCo checkpoint loads strictly into the MoCo layout; momentum and queue behave")
+    func moco() throws {
+        let model = try MoCo(depth: .resnet18, inputChannels: 1, dim: 128, queueSize: 256)
+        let value = try PyTorchFile.load(FormulaWeights.root + "/format/moco_resnet18_gray.pth.tar")
+        var tensors: [String: Tensor] = [:]
+        for (key, item) in try #require(Checkpoint.stateDict(value)).entries {
+            tensors[String(key.stringValue!.dropFirst("module.".count))] = try Tensor(item.tensorValue!)
+        }
+        #expect(Set(model.stateDict().map(\.0)) == Set(tensors.keys))
+        #expect(try model.load(tensors).isClean)
+        // Momentum update moves the key encoder towards the query encoder.
+        let q = model.encoderQ.conv1.weight.tensor, k = model.encoderK.conv1.weight.tensor
+        try withNoGrad { try q.add_(Tensor.ones(q.shape), alpha: 1) }
+        let before = try k.values(as: Float.self), query = try q.values(as: Float.self)
+        try model.momentumUpdate()
+        let after = try model.encoderK.conv1.weight.tensor.values(as: Float.self)
+        for i in 0..<5 { #expect(Swift.abs(after[i] - (0.999 * before[i] + 0.001 * query[i])) < 1e-6) }
+        // A forward pass enqueues the batch's keys.
+        model.train()
+        let images = try Tensor.randn([4, 1, 64, 64])
+        let logits = try model.logits(query: images, key: images.flipped([3]))
+        #expect(logits.shape == [4, 257])
+        #expect(try model.queuePointer.tensor.item() == Double((Int(try tensors["queue_ptr"]!.item()) + 4) % 256))
+    }
+}
