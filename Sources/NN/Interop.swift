@@ -34,3 +34,31 @@ extension Module {
         return try load(tensors, strict: strict)
     }
 }
+
+extension TensorData {
+    /// A TorchSave tensor (for writing checkpoints) from a libtorch tensor.
+    public init(_ tensor: Tensor) throws {
+        let dtype: TensorDType = switch tensor.dtype {
+        case .float32: .float32
+        case .float64: .float64
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        case .int64: .int64
+        case .int32: .int32
+        case .int16: .int16
+        case .int8: .int8
+        case .uint8: .uint8
+        case .bool: .bool
+        }
+        self.init(dtype: dtype, shape: tensor.shape, bytes: try tensor.data())
+    }
+}
+
+extension Module {
+    /// The state dict as TorchSave values (an ordered dict of tensors), to save with `PyTorchWriter`.
+    public func stateDictValue() throws -> PickleDict {
+        let dict = PickleDict()
+        for (name, tensor) in stateDict() { dict[name] = .tensor(try TensorData(tensor)) }
+        return dict
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Torch
+import TorchSave
 @testable import NN
 
 /// `Fixtures/training/expected.json`: schedules, optimizer trajectories and losses from PyTorch.
@@ -128,5 +129,46 @@ struct TrainingParityTests {
             #expect(TrainingFixtures.close(try SelfSupervised.mocoLoss(logits: logits).item(), (moco["loss"] as! NSNumber).doubleValue, 1e-5))
         }
         #expect(found)
+    }
+}
+
+@Suite("Optimizer state and parameter groups")
+struct OptimizerStateTests {
+    @Test("stopping after 2 steps, saving, loading into a fresh optimizer and going on matches 5 uninterrupted steps",
+          arguments: ["sgd", "adam"])
+    func resume(_ name: String) throws {
+        let entry = TrainingFixtures.entry("optim")
+        let shape = entry["shape"] as? [Any]
+        let grads = try (entry["grads"] as! [Any]).map { try TrainingFixtures.tensor($0, shape: shape) }
+        let expected = TrainingFixtures.doubles(((entry[name] as! [String: Any])["params"] as! [Any])[4])
+        func make(_ slot: Slot) -> any StatefulOptimizer {
+            name == "sgd" ? SGD(parameters: [slot], learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4)
+                : Adam(parameters: [slot], learningRate: 0.001)
+        }
+        let first = Slot(try TrainingFixtures.tensor(entry["p0"], shape: shape))
+        let optimizer = make(first)
+        for g in grads[0..<2] { try optimizer.update(parameters: [first.tensor], gradients: [g]) }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-opt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try PyTorchWriter.save(.dict(optimizer.stateDict()), to: directory + "/opt.pth")
+
+        let second = Slot(try first.tensor.clone())
+        let resumed = make(second)
+        try resumed.load(stateDict: try #require(PyTorchFile.load(directory + "/opt.pth").dictValue))
+        for g in grads[2...] { try resumed.update(parameters: [second.tensor], gradients: [g]) }
+        for (a, b) in zip(try second.tensor.values(as: Float.self), expected) {
+            #expect(TrainingFixtures.close(Double(a), b, 1e-6) || Swift.abs(Double(a) - b) < 1e-7)
+        }
+    }
+
+    @Test("parameter groups step each group with its own rate")
+    func groups() throws {
+        let a = Slot(try Tensor([Float](arrayLiteral: 1, 1), shape: [2])), b = Slot(try Tensor([Float](arrayLiteral: 1, 1), shape: [2]))
+        let groups = ParameterGroups([SGD(parameters: [a], learningRate: 0.1), SGD(parameters: [b], learningRate: 0.01)])
+        let g = try Tensor.ones([2])
+        try groups.update(parameters: [a.tensor, b.tensor], gradients: [g, g])
+        #expect(try a.tensor.values(as: Float.self) == [0.9, 0.9])
+        #expect(try b.tensor.values(as: Float.self) == [0.99, 0.99])
     }
 }
