@@ -79,7 +79,7 @@ let package = Package(
             ]
         ),
         // Benchmark driver for bench/ (not installed, not tested).
-        .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO"]),
+        .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO", "NN", "Torch"]),
         // Helpers shared by the test targets (a loopback HTTP server).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),

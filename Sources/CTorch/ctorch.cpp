@@ -137,6 +137,7 @@ ct_tensor *ct_clone(const ct_tensor *t) { TENSOR(t->value.clone()) }
 ct_tensor *ct_detach(const ct_tensor *t) { TENSOR(t->value.detach()) }
 
 ct_tensor *ct_reshape(const ct_tensor *t, const int64_t *shape, int ndim) { TENSOR(t->value.reshape(dims(shape, ndim))) }
+ct_tensor *ct_view(const ct_tensor *t, const int64_t *shape, int ndim) { TENSOR(t->value.view(dims(shape, ndim))) }
 ct_tensor *ct_permute(const ct_tensor *t, const int64_t *d, int ndim) { TENSOR(t->value.permute(dims(d, ndim))) }
 ct_tensor *ct_transpose(const ct_tensor *t, int64_t a, int64_t b) { TENSOR(t->value.transpose(a, b)) }
 ct_tensor *ct_contiguous(const ct_tensor *t) { TENSOR(t->value.contiguous()) }
@@ -318,5 +319,16 @@ int ct_addcdiv_(ct_tensor *dst, const ct_tensor *t1, const ct_tensor *t2, double
 void ct_manual_seed(uint64_t seed) { at::manual_seed(seed); }
 void ct_set_num_threads(int n) { at::set_num_threads(n); }
 int ct_get_num_threads(void) { return at::get_num_threads(); }
-int ct_cuda_is_available(void) { return 0; }
+int ct_cuda_is_available(void) { return at::hasCUDA() ? 1 : 0; }
+int ct_cuda_device_count(void) {
+    try {
+        return at::hasCUDA() ? static_cast<int>(at::getNumGPUs()) : 0;
+    } catch (...) {
+        return 0;
+    }
+}
+ct_tensor *ct_to_device(const ct_tensor *t, int device) {
+    TENSOR(device < 0 ? t->value.to(at::kCPU) : t->value.to(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device))))
+}
+int ct_device(const ct_tensor *t) { return t->value.is_cuda() ? static_cast<int>(t->value.get_device()) : -1; }
 }

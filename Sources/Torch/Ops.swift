@@ -6,6 +6,17 @@ extension Tensor {
         let dims = shape.map(Int64.init)
         return try Tensor.check(ct_reshape(handle, dims, Int32(dims.count)))
     }
+    /// Like torch's `view`: shares storage, fails instead of copying.
+    public func viewed(_ shape: [Int]) throws -> Tensor {
+        let dims = shape.map(Int64.init)
+        return try Tensor.check(ct_view(handle, dims, Int32(dims.count)))
+    }
+    /// Pieces of `size` along `dim` (the last may be smaller), as torch.split.
+    public func split(_ size: Int, dim: Int) throws -> [Tensor] {
+        guard size > 0 else { throw TorchError(message: "split size must be positive") }
+        let length = shape[dim < 0 ? dim + rank : dim]
+        return try stride(from: 0, to: length, by: size).map { try sliced(dim: dim, $0..<Swift.min($0 + size, length)) }
+    }
     public func permuted(_ order: [Int]) throws -> Tensor {
         let dims = order.map(Int64.init)
         return try Tensor.check(ct_permute(handle, dims, Int32(dims.count)))

@@ -36,6 +36,14 @@ public enum Device: Equatable, Sendable {
     case cuda(Int)
 
     public static var cudaIsAvailable: Bool { ct_cuda_is_available() != 0 }
+    public static var cudaDeviceCount: Int { Int(ct_cuda_device_count()) }
+
+    var code: Int32 {
+        switch self {
+        case .cpu: -1
+        case .cuda(let index): Int32(index)
+        }
+    }
 }
 
 /// A libtorch tensor. The handle is owned by this object and freed exactly
@@ -135,6 +143,12 @@ public final class Tensor: @unchecked Sendable {
     }
 
     public func to(_ dtype: DType) throws -> Tensor { try Tensor.check(ct_to_dtype(handle, dtype.rawValue)) }
+    /// A copy on `device` (throws libtorch's error when CUDA is not available).
+    public func to(_ device: Device) throws -> Tensor { try Tensor.check(ct_to_device(handle, device.code)) }
+    public var device: Device {
+        let code = ct_device(handle)
+        return code < 0 ? .cpu : .cuda(Int(code))
+    }
     public func clone() throws -> Tensor { try Tensor.check(ct_clone(handle)) }
     public func detached() throws -> Tensor { try Tensor.check(ct_detach(handle)) }
 }

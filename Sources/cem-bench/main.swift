@@ -3,6 +3,8 @@
 import Curation
 import Foundation
 import Imaging
+import NN
+import Torch
 import VolumeIO
 
 func seconds(_ body: () -> Void) -> Double {
@@ -40,6 +42,34 @@ case "dedupe":
     var kept = 0
     let t = seconds { kept = Dedupe.exemplars(hashes: hashes, order: order, maxDistance: 12).count }
     print("{\"bench\": \"dedupe\", \"hashes\": \(count), \"kept\": \(kept), \"seconds\": \(t)}")
+case "unet":
+    // unet THREADS: U-Net ResNet-50 training step (2x1x224x224, encoder frozen, BCE, AdamW) and
+    // inference (1x1x512x512), median seconds over 5 runs after 2 warm-ups.
+    Torch.threads = Int(arguments.dropFirst().first ?? "2")!
+    Torch.manualSeed(0)
+    func median(_ body: () throws -> Void) throws -> Double {
+        for _ in 0..<2 { try body() }
+        var times: [Double] = []
+        for _ in 0..<5 { times.append(seconds { try! body() }) }
+        return times.sorted()[2]
+    }
+    let model = try UNet(encoder: .resnet50, inputChannels: 1, classes: 1)
+    try model.encoder.setRequiresGrad(false)
+    let trainable = model.namedParameters().filter { !$0.0.hasPrefix("encoder.") }.map(\.1)
+    let optimizer = Adam.adamW(parameters: trainable, learningRate: 1e-3)
+    let images = try Tensor.randn([2, 1, 224, 224])
+    let masks = try Tensor.rand([2, 1, 224, 224]).greater(than: 0.5).to(.float32)
+    model.train()
+    let train = try median {
+        try optimizer.zeroGrad()
+        let loss = try Functional.binaryCrossEntropyWithLogits(model(images), target: masks)
+        try loss.backward()
+        try optimizer.step()
+    }
+    model.eval()
+    let big = try Tensor.randn([1, 1, 512, 512])
+    let infer = try median { _ = try withNoGrad { try model(big) } }
+    print("{\"bench\": \"unet\", \"threads\": \(Torch.threads), \"train_step\": \(train), \"inference\": \(infer)}")
 default:
-    print("usage: cem-bench dhash N | dedupe N")
+    print("usage: cem-bench dhash N | dedupe N | unet THREADS")
 }

@@ -61,3 +61,22 @@ struct TensorTests {
         #expect(Torch.threads == 2)
     }
 }
+
+@Suite("Views, splits and devices")
+struct DeviceTests {
+    @Test("view shares storage or fails; split covers the tensor; CUDA is reported, not assumed")
+    func viewsAndDevices() throws {
+        let a = try Tensor.arange(0, 12).reshaped([3, 4])
+        #expect(try a.viewed([4, 3]).shape == [4, 3])
+        #expect(throws: TorchError.self) { try a.transposed(0, 1).viewed([12]) }
+        let parts = try a.split(2, dim: 0)
+        #expect(parts.map(\.shape) == [[2, 4], [1, 4]])
+        #expect(a.device == .cpu)
+        if Device.cudaIsAvailable {
+            #expect(try a.to(.cuda(0)).device == .cuda(0))
+        } else {
+            #expect(Device.cudaDeviceCount == 0)
+            #expect(throws: TorchError.self) { try a.to(.cuda(0)) }
+        }
+    }
+}

@@ -35,6 +35,8 @@ ct_tensor *ct_detach(const ct_tensor *t);
 
 // Shapes
 ct_tensor *ct_reshape(const ct_tensor *t, const int64_t *shape, int ndim);
+/// A view sharing storage (fails when the strides do not allow one).
+ct_tensor *ct_view(const ct_tensor *t, const int64_t *shape, int ndim);
 ct_tensor *ct_permute(const ct_tensor *t, const int64_t *dims, int ndim);
 ct_tensor *ct_transpose(const ct_tensor *t, int64_t a, int64_t b);
 ct_tensor *ct_contiguous(const ct_tensor *t);
@@ -100,6 +102,10 @@ void ct_manual_seed(uint64_t seed);
 void ct_set_num_threads(int n);
 int ct_get_num_threads(void);
 int ct_cuda_is_available(void);
+int ct_cuda_device_count(void);
+/// device: -1 CPU, otherwise the CUDA device index.
+ct_tensor *ct_to_device(const ct_tensor *t, int device);
+int ct_device(const ct_tensor *t);
 
 #ifdef __cplusplus
 }
