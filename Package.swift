@@ -11,6 +11,9 @@ let hdf5Lib = "/usr/lib/x86_64-linux-gnu/hdf5/serial"
 let libtorch = Context.environment["LIBTORCH"]
 let torchIncludes = libtorch.map { ["\($0)/include", "\($0)/include/torch/csrc/api/include"] }
     ?? ["/usr/include/torch/csrc/api/include"]
+// Debian's libtorch 1.13 must be compiled as C++17 (C++20 breaks inside its headers); libtorch 2.x
+// needs C++20. LIBTORCH_CXX_STD overrides.
+let torchCxxStandard = Context.environment["LIBTORCH_CXX_STD"] ?? (libtorch == nil ? "c++17" : "c++20")
 let torchLinkFlags = libtorch.map { ["-L\($0)/lib", "-Xlinker", "-rpath", "-Xlinker", "\($0)/lib"] } ?? []
 
 let package = Package(
@@ -52,7 +55,7 @@ let package = Package(
         // The only C++: a flat C API over ATen/autograd, every call behind try/catch (C++17).
         .target(
             name: "CTorch",
-            cxxSettings: [.unsafeFlags(torchIncludes.flatMap { ["-I", $0] } + ["-std=c++17", "-O2", "-w"])],
+            cxxSettings: [.unsafeFlags(torchIncludes.flatMap { ["-I", $0] } + ["-std=\(torchCxxStandard)", "-O2", "-w"])],
             linkerSettings: [.linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .unsafeFlags(torchLinkFlags)]
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
