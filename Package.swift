@@ -74,21 +74,24 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The patch-quality filter: the engine applied to curation's patch stores.
+        .target(name: "QualityFilter", dependencies: ["Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "Reporting"]),
         .executableTarget(
             name: "cem",
             dependencies: [
-                "VolumeIO", "Curation", "Reporting", "TorchSave",
+                "VolumeIO", "Curation", "Reporting", "TorchSave", "QualityFilter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Benchmark driver for bench/ (not installed, not tested).
         .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO", "NN", "Torch"]),
         // Helpers shared by the test targets (a loopback HTTP server).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Torch", "TorchSave", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
         .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TorchSave"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TorchSave", "TestSupport"]),
+        .testTarget(name: "QualityFilterTests", dependencies: ["QualityFilter", "Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),
