@@ -13,22 +13,32 @@ public enum CurationReport {
         public var afterByAxis: [String: Int]
         public var sizes: [String: Int]
         public var parameters: [String: String]
+        /// Quality-filter scores in ten bins of 0.1 (empty when not classified).
+        public var scoreHistogram: [Int] = []
     }
 
     /// Counts, sizes and parameters of one store (streams the patches once).
     public static func summary(of store: PatchStore) throws -> DatasetSummary {
         let meta = try store.meta()
         var sizes: [String: Int] = [:]
-        try store.forEach { sizes["\($0.image.height)x\($0.image.width)", default: 0] += 1 }
+        var histogram = [Int](repeating: 0, count: 10)
+        var scored = false
+        try store.forEach { patch in
+            sizes["\(patch.image.height)x\(patch.image.width)", default: 0] += 1
+            if let score = patch.score {
+                scored = true
+                histogram[min(9, max(0, Int(score * 10)))] += 1
+            }
+        }
         var beforeByAxis: [String: Int] = [:]
         let prefix = "patches_before_dedupe_axis_"
         for (key, value) in meta where key.hasPrefix(prefix) { beforeByAxis[String(key.dropFirst(prefix.count))] = Int(value) }
         let keys = ["crop_size", "hash_size", "min_distance", "seed", "slice_spacing", "axes_cut", "voxel_spacing_xyz",
-                    "dedupe", "source", "tool", "created", "state"]
+                    "dedupe", "source", "tool", "created", "state", "classifier_threshold"]
         return DatasetSummary(
             dataset: store.dataset, before: Int(meta["patches_before_dedupe"] ?? "") ?? 0, after: try store.count(),
             beforeByAxis: beforeByAxis, afterByAxis: try store.countsByAxis(), sizes: sizes,
-            parameters: meta.filter { keys.contains($0.key) })
+            parameters: meta.filter { keys.contains($0.key) }, scoreHistogram: scored ? histogram : [])
     }
 
     /// Up to `count` kept patches, evenly spread over the store's order.

@@ -26,6 +26,8 @@ public final class PatchStore: Sendable {
         public let box: PatchGrid.Box
         public let hash: UInt64
         public let image: GrayImage
+        /// The quality filter's score, when `cem classify` has run.
+        public let score: Double?
     }
 
     public static func path(in directory: String, dataset: String) -> String {
@@ -76,7 +78,7 @@ public final class PatchStore: Sendable {
     public func forEach(_ body: (StoredPatch) throws -> Void) throws {
         try database.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT name, source, axis, slice, y0, y1, x0, x1, height, width, dhash, pixels FROM patches ORDER BY id
+                SELECT name, source, axis, slice, y0, y1, x0, x1, height, width, dhash, pixels, score FROM patches ORDER BY id
                 """)
             while let row = try rows.next() {
                 let height: Int = row["height"], width: Int = row["width"]
@@ -88,8 +90,24 @@ public final class PatchStore: Sendable {
                     name: row["name"], source: row["source"], axis: row["axis"], slice: row["slice"],
                     box: PatchGrid.Box(y0: row["y0"], y1: row["y1"], x0: row["x0"], x1: row["x1"]),
                     hash: UInt64(bitPattern: row["dhash"]),
-                    image: GrayImage(width: width, height: height, pixels: pixels)))
+                    image: GrayImage(width: width, height: height, pixels: pixels), score: row["score"]))
             }
+        }
+    }
+
+    /// Stores quality-filter scores by patch name, and the threshold used, in one transaction.
+    public static func writeScores(_ scores: [(name: String, score: Double)], threshold: Double, to path: String) throws {
+        do {
+            let database = try DatabaseQueue(path: path)
+            try database.write { db in
+                let update = try db.makeStatement(sql: "UPDATE patches SET score = ? WHERE name = ?")
+                for (name, score) in scores { try update.execute(arguments: [score, name]) }
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('classifier_threshold', ?)",
+                               arguments: [String(threshold)])
+            }
+            try database.close()
+        } catch {
+            throw VolumeIOError(.io, path, "cannot write scores: \(error)")
         }
     }
 

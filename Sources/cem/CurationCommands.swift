@@ -275,6 +275,11 @@ struct Stats: ParsableCommand {
                 let parameters = s.parameters.sorted { $0.key < $1.key }.filter { !["source", "created"].contains($0.key) }
                     .map { "\($0.key)=\($0.value)" }
                 print("  sizes \(sizes.joined(separator: ", ")); \(parameters.joined(separator: " "))")
+                if !s.scoreHistogram.isEmpty {
+                    let bars = s.scoreHistogram.enumerated().map { String(format: "%.1f–%.1f: %d", Double($0.offset) / 10,
+                                                                          Double($0.offset + 1) / 10, $0.element) }
+                    print("  quality scores " + bars.joined(separator: ", "))
+                }
             }
         }
         if failed { throw ExitCode(1) }

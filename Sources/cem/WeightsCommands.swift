@@ -14,7 +14,7 @@ struct Weights: ParsableCommand {
             with an error — nothing in the file is ever executed. Both the zip format (torch >= 1.6) \
             and the legacy format (e.g. FAIR's ImageNet MoCo weights) are read.
             """,
-        subcommands: [WeightsInspect.self, WeightsConvert.self])
+        subcommands: [WeightsInspect.self, WeightsConvert.self, WeightsDownload.self])
 }
 
 struct WeightsInspect: ParsableCommand {

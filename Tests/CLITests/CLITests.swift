@@ -220,3 +220,18 @@ struct WeightsCLITests {
         #expect(stats.stdout.contains("reference_patches: 2 → 2 patches"))
     }
 }
+
+@Suite("cem classify command line", .serialized)
+struct ClassifyCLITests {
+    @Test("classify and weights download explain themselves and refuse unknown weights")
+    func helpAndErrors() throws {
+        let help = try CLI.run(["classify", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("INTER_LINEAR") && help.stdout.contains("Example"))
+        #expect(try CLI.run(["weights", "download", "--help"]).stdout.contains("patch-classifier"))
+        let bad = try CLI.run(["classify", CLI.fixtures + "/torch/format/reference_patches.pkl", "--out", "/tmp/never",
+                               "--weights", "no-such-weights"])
+        #expect(bad.status != 0 && bad.stderr.contains("no-such-weights"))
+        let unknown = try CLI.run(["weights", "download", "nonsense"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown weights"))
+    }
+}

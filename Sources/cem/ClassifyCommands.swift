@@ -1,0 +1,103 @@
+import ArgumentParser
+import Curation
+import Foundation
+import QualityFilter
+import Torch
+import TorchSave
+
+/// A `--weights` value: a checkpoint file, or a registry name downloaded on first use.
+func resolveWeights(_ value: String, cache: String?) throws -> String {
+    if FileManager.default.fileExists(atPath: value) { return value }
+    guard WeightsRegistry.entry(value) != nil else {
+        throw ValidationError("--weights \(value): no such file, and not a known name (\(WeightsRegistry.entries.map(\.name).joined(separator: ", ")))")
+    }
+    let progress = TerminalProgress()
+    progress.begin("downloading \(value)", total: 0)
+    defer { progress.end() }
+    let counter = DownloadCounter(progress)
+    return try WeightsRegistry.fetch(value, cache: cache ?? WeightsRegistry.defaultCache) { counter.update($0, $1) }
+}
+
+/// Turns byte counts into progress steps (MiB).
+final class DownloadCounter: @unchecked Sendable {
+    // @unchecked: URLSession reports serially.
+    let progress: TerminalProgress
+    var last = 0
+    init(_ progress: TerminalProgress) { self.progress = progress }
+    func update(_ received: Int, _ total: Int) {
+        let mib = received >> 20
+        if last == 0 && total > 0 { progress.begin("downloading (MiB)", total: total >> 20) }
+        if mib > last { progress.advance(by: mib - last); last = mib }
+    }
+}
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Keep the informative patches: score every patch with the ResNet34 quality classifier.",
+        discussion: """
+            Each STORE (or reference .pkl) is scored patch by patch as the reference's \
+            classify_patches.py does: gray → 3 channels, resize to 224 x 224 (OpenCV INTER_LINEAR), \
+            ImageNet normalisation, ResNet34 with one logit; sigmoid > --threshold keeps a patch. \
+            Scores are written back into the store (see them with `cem stats`), kept patches are \
+            exported as OUT/<dataset>/<name>.tiff (dataset: the store's name, or the part before \
+            -ROI-), and OUT/<dataset>-contact.png shows kept patches (left) next to rejected ones \
+            (right). A dataset whose output directory exists is skipped (resume). Patches stream in \
+            batches, so memory does not grow with the store.
+
+            --weights takes a checkpoint file or a registry name (patch-classifier, downloaded from \
+            Zenodo on first use; see `cem weights download`).
+
+            Example: cem classify patches/*.patches.sqlite --out curated/ --weights patch-classifier
+            """)
+
+    @Argument(help: ArgumentHelp("Patch stores or reference .pkl files.", valueName: "store|pkl"), completion: .file())
+    var inputs: [String]
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Option(help: "Checkpoint file or registry name.") var weights = "patch-classifier"
+    @Option(help: "Keep patches whose score exceeds this.") var threshold = 0.5
+    @Option(help: "Patches per forward pass.") var batch = 128
+    @Option(help: "libtorch threads (default: all cores).") var threads: Int?
+    @Option(help: "Weights cache directory (default ~/.cache/cem).") var cache: String?
+
+    func validate() throws {
+        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be within 0...1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { Torch.threads = threads }
+        var options = ClassifyJob.Options()
+        options.threshold = threshold
+        options.batch = batch
+        try OutcomeReport.run({
+            let classifier = try PatchClassifier(weights: try resolveWeights(weights, cache: cache))
+            return try ClassifyJob.run(inputs: inputs, output: out, classifier: classifier, options: options,
+                                       progress: TerminalProgress())
+        }, title: "classify → \(out) (patches, kept)")
+    }
+}
+
+struct WeightsDownload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: "Download the reference's published weights by name into the cache.",
+        discussion: """
+            Names: \(WeightsRegistry.entries.map { "\($0.name) (\($0.description), Zenodo record \($0.record))" }.joined(separator: "; ")). \
+            The file's size and MD5 are checked against the Zenodo record; a finished download is \
+            reused. Without network, the error names the URL to fetch by hand and where to save it.
+
+            Example: cem weights download patch-classifier
+            """)
+
+    @Argument(help: ArgumentHelp("Weights name.", valueName: "name")) var name: String
+    @Option(help: "Cache directory (default ~/.cache/cem, or $CEM_CACHE).") var cache: String?
+
+    func run() throws {
+        do {
+            print(try resolveWeights(name, cache: cache))
+        } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
