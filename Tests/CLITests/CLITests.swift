@@ -232,6 +232,6 @@ struct ClassifyCLITests {
                                "--weights", "no-such-weights"])
         #expect(bad.status != 0 && bad.stderr.contains("no-such-weights"))
         let unknown = try CLI.run(["weights", "download", "nonsense"])
-        #expect(unknown.status == 1 && unknown.stderr.contains("unknown weights"))
+        #expect(unknown.status == 1 && unknown.stderr.contains("not a known name"))
     }
 }
