@@ -21,7 +21,7 @@ struct CEM: ParsableCommand {
             CommandGroup(name: "Inspect and convert", subcommands: [Info.self, Convert.self, Synth.self]),
             CommandGroup(name: "Curate (build the dataset)", subcommands: [
                 Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Classify.self, Export.self, Stats.self,
-                Report.self,
+                Report.self, TrainClassifierCommand.self,
             ]),
             CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [

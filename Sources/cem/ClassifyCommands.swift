@@ -101,3 +101,55 @@ struct WeightsDownload: ParsableCommand {
         }
     }
 }
+
+struct TrainClassifierCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-classifier",
+        abstract: "Train the patch-quality classifier on patches labelled good / bad.",
+        discussion: """
+            LABELS is a CSV (path,label with good / bad / none; relative paths are resolved from the \
+            CSV's folder) or the reference's pair of .npy files (image paths, labels). At least 64 \
+            good/bad patches are needed. As the reference's train_patch_classifier.py: a 15% \
+            validation split with a fixed seed; augmentations (brightness/contrast, Gaussian noise, \
+            Gaussian blur, flips); ResNet34 from an ImageNet torchvision checkpoint when given (else \
+            random), frozen except layer4 and fc; BCE-with-logits; Adam, lr 1e-3. Batches are \
+            prepared on another thread while the network trains.
+
+            Writes OUT/patch_quality_classifier.pth (for `cem classify --weights` and PyTorch), \
+            OUT/metrics.txt (per-epoch loss/accuracy, confusion matrix, accuracy, AUC) and \
+            OUT/patch_quality_roc_curve.png.
+
+            Example: cem train-classifier labels.csv --out classifier/ --imagenet-weights resnet34-b627a593.pth
+            """)
+
+    @Argument(help: ArgumentHelp("labels.csv, or paths.npy labels.npy.", valueName: "labels")) var labels: [String]
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Option(help: "torchvision resnet34 ImageNet weights to start from.") var imagenetWeights: String?
+    @Option(help: "Training epochs.") var epochs = 30
+    @Option(help: "Batch size.") var batch = 64
+    @Option(help: "Seed of the split, the augmentations and the initial weights.") var seed: UInt64 = 1227
+    @Option(help: "libtorch threads (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        guard epochs >= 1, batch >= 1 else { throw ValidationError("--epochs and --batch must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { Torch.threads = threads }
+        var options = TrainClassifier.Options()
+        options.epochs = epochs
+        options.batch = batch
+        options.seed = seed
+        options.imagenetWeights = imagenetWeights
+        do {
+            let result = try TrainClassifier.run(labels: labels, output: out, options: options, progress: TerminalProgress())
+            let c = result.confusion
+            print("weights: \(result.weightsPath)")
+            print("validation: TP \(c.tp) TN \(c.tn) FP \(c.fp) FN \(c.fn), accuracy \(String(format: "%.3f", result.validationAccuracy)), AUC \(String(format: "%.3f", result.auc))")
+            print("ROC curve: \(result.rocPath); metrics: \(result.metricsPath)")
+        } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
