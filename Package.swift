@@ -31,6 +31,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C shims over libpng, libjpeg, libhdf5, zlib and libtiff's error hooks:
@@ -76,10 +77,14 @@ let package = Package(
         ),
         // The patch-quality filter: the engine applied to curation's patch stores.
         .target(name: "QualityFilter", dependencies: ["Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "Reporting"]),
+        // The labelling web page (loopback only).
+        .target(name: "LabelServer", dependencies: [
+            "Curation", "Imaging", "VolumeIO", .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .executableTarget(
             name: "cem",
             dependencies: [
-                "VolumeIO", "Curation", "Reporting", "TorchSave", "QualityFilter",
+                "VolumeIO", "Curation", "Reporting", "TorchSave", "QualityFilter", "LabelServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -91,6 +96,10 @@ let package = Package(
         .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TorchSave", "TestSupport"]),
+        .testTarget(name: "LabelServerTests", dependencies: [
+            "LabelServer", "Curation", "VolumeIO", "Reporting", .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "QualityFilterTests", dependencies: ["QualityFilter", "Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),

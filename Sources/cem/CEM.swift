@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct CEM: ParsableCommand {
+struct CEM: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
@@ -21,7 +21,7 @@ struct CEM: ParsableCommand {
             CommandGroup(name: "Inspect and convert", subcommands: [Info.self, Convert.self, Synth.self]),
             CommandGroup(name: "Curate (build the dataset)", subcommands: [
                 Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Classify.self, Export.self, Stats.self,
-                Report.self, TrainClassifierCommand.self,
+                Report.self, TrainClassifierCommand.self, Label.self,
             ]),
             CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [
