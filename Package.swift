@@ -98,7 +98,6 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TorchSave", "TestSupport"]),
         .testTarget(name: "LabelServerTests", dependencies: [
             "LabelServer", "Curation", "VolumeIO", "Reporting", .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "QualityFilterTests", dependencies: ["QualityFilter", "Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),

@@ -5,19 +5,15 @@ import TorchSave
 extension Tensor {
     /// A libtorch tensor from a tensor read by TorchSave (values copied, C order).
     public convenience init(_ data: TensorData) throws {
-        let dtype: DType = switch data.dtype {
-        case .float32: .float32
-        case .float64: .float64
-        case .float16: .float16
-        case .bfloat16: .bfloat16
-        case .int64: .int64
-        case .int32: .int32
-        case .int16: .int16
-        case .int8: .int8
-        case .uint8: .uint8
-        case .bool: .bool
-        }
+        let dtype = DType(data.dtype)
         try self.init(bytes: try data.contiguousBytes(), dtype: dtype, shape: data.shape)
+    }
+}
+
+extension DType {
+    /// The engine dtype of a TorchSave dtype (the two enums share their case names).
+    init(_ dtype: TensorDType) {
+        self = DType.allCases.first { "\($0)" == dtype.rawValue }!
     }
 }
 
@@ -38,18 +34,7 @@ extension Module {
 extension TensorData {
     /// A TorchSave tensor (for writing checkpoints) from a libtorch tensor.
     public init(_ tensor: Tensor) throws {
-        let dtype: TensorDType = switch tensor.dtype {
-        case .float32: .float32
-        case .float64: .float64
-        case .float16: .float16
-        case .bfloat16: .bfloat16
-        case .int64: .int64
-        case .int32: .int32
-        case .int16: .int16
-        case .int8: .int8
-        case .uint8: .uint8
-        case .bool: .bool
-        }
+        let dtype = TensorDType(rawValue: "\(tensor.dtype)")!
         self.init(dtype: dtype, shape: tensor.shape, bytes: try tensor.data())
     }
 }

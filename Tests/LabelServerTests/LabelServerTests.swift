@@ -1,7 +1,9 @@
 import Curation
 import Foundation
 import Hummingbird
-import HummingbirdTesting
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 import VolumeIO
 @testable import LabelServer
@@ -52,40 +54,45 @@ struct LabelServerTests {
         #expect(csv.contains("patches/cells/\(session.items[0].name).png,good"))
     }
 
-    @Test("the HTTP API lists items, serves images, stores labels and counts them")
+    /// Plain HTTP against the real server on 127.0.0.1 (an ephemeral port).
+    static func request(_ url: String, method: String = "GET", body: String? = nil) async throws -> (Int, Data, String?) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, data, http.value(forHTTPHeaderField: "Content-Type"))
+    }
+
+    @Test("the HTTP API lists items, serves images, stores labels and counts them, on 127.0.0.1")
     func api() async throws {
         let root = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let session = try LabelSession(source: root + "/images", labelsPath: root + "/labels.csv")
-        let app = Application(router: LabelApp.router(session))
-        try await app.test(.router) { client in
-            try await client.execute(uri: "/", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(String(buffer: response.body).contains("cem label"))
-            }
-            try await client.execute(uri: "/api/items?offset=1&limit=2", method: .get) { response in
-                let json = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any]
-                #expect(json["total"] as? Int == 5)
-                #expect((json["items"] as! [[String: Any]]).map { $0["name"] as! String } == ["p1", "p2"])
-            }
-            try await client.execute(uri: "/api/image/3", method: .get) { response in
-                #expect(response.headers[.contentType] == "image/png")
-                #expect(Array(Data(buffer: response.body).prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
-            }
-            try await client.execute(uri: "/api/label", method: .post, headers: [.contentType: "application/json"],
-                                     body: ByteBuffer(string: #"{"id": 3, "label": "bad"}"#)) { response in
-                #expect(response.status == .ok)
-                let counts = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Int]
-                #expect(counts["bad"] == 1 && counts["unlabelled"] == 4)
-            }
-            try await client.execute(uri: "/api/label", method: .post, headers: [.contentType: "application/json"],
-                                     body: ByteBuffer(string: #"{"id": 99, "label": "bad"}"#)) { response in
-                #expect(response.status == .notFound)
-            }
-            try await client.execute(uri: "/api/image/99", method: .get) { response in
-                #expect(response.status == .notFound)
-            }
-        }
+        let ready = AsyncStream<Int>.makeStream()
+        let server = Task { try await LabelApp.run(session, port: 0) { ready.continuation.yield($0) } }
+        defer { server.cancel() }
+        var iterator = ready.stream.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        let base = "http://127.0.0.1:\(port)"
+
+        let (pageStatus, page, _) = try await Self.request(base + "/")
+        #expect(pageStatus == 200 && String(decoding: page, as: UTF8.self).contains("cem label"))
+        let (_, items, _) = try await Self.request(base + "/api/items?offset=1&limit=2")
+        let json = try JSONSerialization.jsonObject(with: items) as! [String: Any]
+        #expect(json["total"] as? Int == 5)
+        #expect((json["items"] as! [[String: Any]]).map { $0["name"] as! String } == ["p1", "p2"])
+        let (_, image, type) = try await Self.request(base + "/api/image/3")
+        #expect(type == "image/png" && Array(image.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+        let (labelStatus, counts, _) = try await Self.request(base + "/api/label", method: "POST", body: #"{"id": 3, "label": "bad"}"#)
+        #expect(labelStatus == 200)
+        let parsed = try JSONSerialization.jsonObject(with: counts) as! [String: Int]
+        #expect(parsed["bad"] == 1 && parsed["unlabelled"] == 4)
+        #expect(try await Self.request(base + "/api/label", method: "POST", body: #"{"id": 99, "label": "bad"}"#).0 == 404)
+        #expect(try await Self.request(base + "/api/image/99").0 == 404)
         #expect(try String(contentsOfFile: root + "/labels.csv", encoding: .utf8).contains("images/p3.png,bad"))
     }
 }
