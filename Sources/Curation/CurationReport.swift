@@ -17,19 +17,10 @@ public enum CurationReport {
         public var scoreHistogram: [Int] = []
     }
 
-    /// Counts, sizes and parameters of one store (streams the patches once).
+    /// Counts, sizes, scores and parameters of one store (SQL aggregates; no pixels read).
     public static func summary(of store: PatchStore) throws -> DatasetSummary {
         let meta = try store.meta()
-        var sizes: [String: Int] = [:]
-        var histogram = [Int](repeating: 0, count: 10)
-        var scored = false
-        try store.forEach { patch in
-            sizes["\(patch.image.height)x\(patch.image.width)", default: 0] += 1
-            if let score = patch.score {
-                scored = true
-                histogram[min(9, max(0, Int(score * 10)))] += 1
-            }
-        }
+        let sizes = try store.sizeCounts()
         var beforeByAxis: [String: Int] = [:]
         let prefix = "patches_before_dedupe_axis_"
         for (key, value) in meta where key.hasPrefix(prefix) { beforeByAxis[String(key.dropFirst(prefix.count))] = Int(value) }
@@ -38,7 +29,7 @@ public enum CurationReport {
         return DatasetSummary(
             dataset: store.dataset, before: Int(meta["patches_before_dedupe"] ?? "") ?? 0, after: try store.count(),
             beforeByAxis: beforeByAxis, afterByAxis: try store.countsByAxis(), sizes: sizes,
-            parameters: meta.filter { keys.contains($0.key) }, scoreHistogram: scored ? histogram : [])
+            parameters: meta.filter { keys.contains($0.key) }, scoreHistogram: try store.scoreHistogram())
     }
 
     /// Up to `count` kept patches, evenly spread over the store's order.

@@ -111,6 +111,31 @@ public final class PatchStore: Sendable {
         }
     }
 
+    /// Patch counts per "HxW" size, without reading pixels.
+    public func sizeCounts() throws -> [String: Int] {
+        try database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT height, width, count(*) AS n FROM patches GROUP BY height, width") {
+                counts["\(row["height"] as Int)x\(row["width"] as Int)"] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    /// Quality scores in ten bins of 0.1; empty when no patch has been scored.
+    public func scoreHistogram() throws -> [Int] {
+        try database.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT min(9, max(0, CAST(score * 10 AS INTEGER))) AS bin, count(*) AS n
+                FROM patches WHERE score IS NOT NULL GROUP BY bin
+                """)
+            guard !rows.isEmpty else { return [] }
+            var histogram = [Int](repeating: 0, count: 10)
+            for row in rows { histogram[row["bin"] as Int] = row["n"] }
+            return histogram
+        }
+    }
+
     /// Kept patches per axis ("2d" for 2D images).
     public func countsByAxis() throws -> [String: Int] {
         try database.read { db in

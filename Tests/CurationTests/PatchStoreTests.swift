@@ -1,5 +1,6 @@
 import Foundation
 import Reporting
+import TestSupport
 import Testing
 import VolumeIO
 @testable import Curation
@@ -7,11 +8,7 @@ import Imaging
 
 @Suite("Patch stores and the batch jobs", .serialized)
 struct PatchStoreTests {
-    static func temporaryDirectory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cem-store-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func temporaryDirectory() -> String { makeTemporaryDirectory("cem-store") }
 
     static func writeVolume(_ directory: String, _ name: String, seed: UInt64, spacing: Spacing) throws {
         var volume = SyntheticEM(depth: 5, height: 240, width: 460, seed: seed).generate()

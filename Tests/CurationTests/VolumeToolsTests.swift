@@ -1,5 +1,6 @@
 import Foundation
 import Reporting
+import TestSupport
 import Testing
 import VolumeIO
 @testable import Curation
@@ -7,11 +8,7 @@ import VolumeIO
 
 @Suite("mrc2byte, binvol, crop-rois", .serialized)
 struct VolumeToolsTests {
-    static func temporaryDirectory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cem-tools-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func temporaryDirectory() -> String { makeTemporaryDirectory("cem-tools") }
 
     @Test("mrc2byte: int8 shifted by 128, 16-bit by min-max, origin and voxel size kept")
     func toBytes() throws {

@@ -12,11 +12,7 @@ import VolumeIO
 
 @Suite("cem classify and the weights registry", .serialized)
 struct ClassifyJobTests {
-    static func temporaryDirectory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cem-qf-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func temporaryDirectory() -> String { makeTemporaryDirectory("cem-qf") }
 
     /// A classifier checkpoint with the fixtures' formula weights, written as PyTorch does.
     static func writeCheckpoint(_ path: String) throws {

@@ -54,3 +54,10 @@ public enum FormulaWeights {
     }
 }
 
+
+/// A fresh directory under the system's temporary folder; the caller removes it.
+public func makeTemporaryDirectory(_ prefix: String = "cem-test") -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
