@@ -9,8 +9,14 @@ struct CEM: AsyncParsableCommand {
         abstract: "Build deep-learning-ready datasets from electron-microscopy images and volumes.",
         discussion: """
             cem re-creates the CEM500K pipeline (Conrad & Narayan, eLife 2021) as one binary: it reads EM \
-            images and volumes in their native formats (TIFF, PNG, JPEG, MRC, NRRD, NIfTI, HDF5), \
-            standardises them to 8-bit grayscale and prepares them for curation and training.
+            images and volumes in their native formats (TIFF, PNG, JPEG, MRC, NRRD, NIfTI, HDF5, \
+            Zarr / N5 / precomputed, video), standardises them to 8-bit grayscale, cuts them into \
+            224x224 patches without near-duplicates, filters uninformative patches with a ResNet34 \
+            (libtorch), and reads and writes PyTorch checkpoints safely.
+
+            A typical curation: cem patchify3d volumes/ patches/  →  cem classify \
+            patches/*.patches.sqlite --out curated/  →  cem reconstruct3d curated/ --volumes volumes/ \
+            --out flipbooks/.
 
             Volumes are handled in (z, y, x) order like numpy; voxel spacing is reported as (x, y, z) \
             in the file's units (nanometres for EM). Name an HDF5 dataset as FILE#DATASET, \
