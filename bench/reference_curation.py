@@ -45,6 +45,7 @@ def dedupe(hashes, min_distance=12, seed=0):
 def patchify(path):
     start = time.perf_counter()
     volume = sitk.GetArrayFromImage(sitk.ReadImage(path))
+    read = time.perf_counter() - start
     hashes = []
     for axis in (0, 1, 2):
         for idx in range(0, volume.shape[axis] - 1):
@@ -53,7 +54,7 @@ def patchify(path):
     cut = time.perf_counter() - start
     kept = dedupe(hashes)
     total = time.perf_counter() - start
-    return {"patches": len(hashes), "kept": len(kept), "seconds": total, "cut_seconds": cut}
+    return {"patches": len(hashes), "kept": len(kept), "seconds": total, "cut_seconds": cut, "read_seconds": read}
 
 
 def clustered_hashes(n, seed=7):

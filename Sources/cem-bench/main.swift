@@ -4,6 +4,7 @@ import Curation
 import Foundation
 import Imaging
 import NN
+import Reporting
 import Torch
 import VolumeIO
 
@@ -42,6 +43,18 @@ case "dedupe":
     var kept = 0
     let t = seconds { kept = Dedupe.exemplars(hashes: hashes, order: order, maxDistance: 12).count }
     print("{\"bench\": \"dedupe\", \"hashes\": \(count), \"kept\": \(kept), \"seconds\": \(t)}")
+case "cut":
+    // cut VOLUME JOBS: seconds to cut and hash every patch of an already-read volume (no I/O, no dedupe).
+    let path = String(arguments.dropFirst().first ?? "")
+    let jobs = Int(arguments.dropFirst(2).first ?? "1")!
+    let volume = try VolumeFile.read(path)
+    _ = volume.bytes()  // page the data in: this measures cutting and hashing only
+    var count = 0
+    let t = seconds {
+        count = try! Patchify.cut(volume: volume, dataset: "bench", file: path, options: PatchifyOptions(), jobs: jobs,
+                                  progress: SilentProgress()).patches.count
+    }
+    print("{\"bench\": \"cut\", \"patches\": \(count), \"seconds\": \(t), \"jobs\": \(jobs)}")
 case "unet":
     // unet THREADS: U-Net ResNet-50 training step (2x1x224x224, encoder frozen, BCE, AdamW) and
     // inference (1x1x512x512), median seconds over 5 runs after 2 warm-ups.
@@ -71,5 +84,5 @@ case "unet":
     let infer = try median { _ = try withNoGrad { try model(big) } }
     print("{\"bench\": \"unet\", \"threads\": \(Torch.threads), \"train_step\": \(train), \"inference\": \(infer)}")
 default:
-    print("usage: cem-bench dhash N | dedupe N | unet THREADS")
+    print("usage: cem-bench dhash N | dedupe N | cut VOLUME JOBS | unet THREADS")
 }
