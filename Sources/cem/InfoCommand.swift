@@ -10,7 +10,8 @@ struct Info: ParsableCommand {
             element type, voxel spacing as x x y x z in the file's units (nm for EM), and the \
             minimum, maximum and mean intensity. Statistics stream through the data slice by slice: \
             uncompressed MRC, NRRD, NIfTI and TIFF files are memory-mapped, so a file larger than \
-            RAM is fine.
+            RAM is fine. Zarr / N5 / precomputed arrays (directories or http(s) URLs) are read one \
+            slab of chunks at a time; with --no-stats only their metadata is fetched.
 
             Examples:
               cem info stack.mrc
@@ -47,6 +48,12 @@ struct Info: ParsableCommand {
         for file in files {
             do {
                 let format = try VolumeFile.detectFormat(file)
+                if [.zarr, .n5, .precomputed].contains(format) {
+                    let entry = try Self.chunkedEntry(file, format: format, stats: !noStats)
+                    entries.append(entry)
+                    if !json { print(Self.line(entry, spacing: Spacing(x: entry.spacing[0], y: entry.spacing[1], z: entry.spacing[2]))) }
+                    continue
+                }
                 let volume = try VolumeFile.read(file)
                 let stats = noStats ? nil : VolumeStatistics.compute(volume)
                 let entry = Entry(
@@ -69,6 +76,28 @@ struct Info: ParsableCommand {
             print(String(decoding: try encoder.encode(entries), as: UTF8.self))
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Chunked arrays: metadata only with --no-stats; otherwise statistics slab by slab
+    /// (one chunk row of z at a time), so a remote array is never held whole.
+    static func chunkedEntry(_ file: String, format: FileFormat, stats: Bool) throws -> Entry {
+        let array = try NGFF.open(file)
+        var entry = Entry(file: file, format: format.rawValue, shape: array.shape, dtype: array.elementType.rawValue,
+                          spacing: [array.spacing.x, array.spacing.y, array.spacing.z], memoryMapped: false)
+        guard stats else { return entry }
+        var low = Double.infinity, high = -Double.infinity, sum = 0.0
+        for z in stride(from: 0, to: array.shape[0], by: array.chunkShape[0]) {
+            let slab = try array.read(z: z..<min(z + array.chunkShape[0], array.shape[0]), y: 0..<array.shape[1],
+                                      x: 0..<array.shape[2])
+            let s = VolumeStatistics.compute(slab)
+            low = min(low, s.min)
+            high = max(high, s.max)
+            sum += s.mean * Double(slab.voxelCount)
+        }
+        entry.min = low
+        entry.max = high
+        entry.mean = sum / Double(array.shape.reduce(1, *))
+        return entry
     }
 
     static func line(_ entry: Entry, spacing: Spacing) -> String {

@@ -167,6 +167,9 @@ struct VolumeToolsCLITests {
         #expect(info.status == 0)
         #expect(info.stdout.contains("zarr 20x100x105 uint8 spacing 8 x 8 x 8"))
         #expect(info.stdout.contains("n5 20x200x210 uint8 spacing 4 x 4 x 8"))
+        let headers = try CLI.run(["info", "--no-stats", "--json", CLI.fixtures + "/ngff/em.n5/s0"])
+        let entry = (try JSONSerialization.jsonObject(with: Data(headers.stdout.utf8)) as! [[String: Any]])[0]
+        #expect(entry["shape"] as? [Int] == [20, 200, 210] && entry["min"] == nil)
         let convert = try CLI.run(["convert", CLI.fixtures + "/ngff/precomputed", root + "/p.mrc"])
         #expect(convert.status == 0, "\(convert.stderr)")
 
