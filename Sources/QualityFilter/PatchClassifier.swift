@@ -27,10 +27,10 @@ public final class PatchClassifier: @unchecked Sendable {
 
     /// The reference's eval transform: gray → RGB, Resize(224, 224) (OpenCV
     /// INTER_LINEAR), Normalize (ImageNet), as 3 x 224 x 224 floats.
-    public static func input(for image: GrayImage) -> [Float] {
-        let resized = image.resizedLikeOpenCV(width: imageSize, height: imageSize)
-        var out = [Float](repeating: 0, count: 3 * imageSize * imageSize)
-        let plane = imageSize * imageSize
+    public static func input(for image: GrayImage, size: Int = imageSize) -> [Float] {
+        let resized = image.resizedLikeOpenCV(width: size, height: size)
+        var out = [Float](repeating: 0, count: 3 * size * size)
+        let plane = size * size
         for c in 0..<3 {
             let m = mean[c] * 255, s = std[c] * 255
             for i in 0..<plane { out[c * plane + i] = (Float(resized.pixels[i]) - m) / s }
@@ -38,10 +38,15 @@ public final class PatchClassifier: @unchecked Sendable {
         return out
     }
 
+    /// A batch (N x 3 x size x size) of preprocessed patches, for inference and training.
+    public static func batch(_ images: [GrayImage], size: Int = imageSize) throws -> Tensor {
+        try Tensor(images.flatMap { input(for: $0, size: size) }, shape: [images.count, 3, size, size])
+    }
+
     /// Logits for a batch of patches (any sizes).
     public func logits(_ images: [GrayImage]) throws -> [Float] {
         guard !images.isEmpty else { return [] }
-        let batch = try Tensor(images.flatMap(Self.input), shape: [images.count, 3, Self.imageSize, Self.imageSize])
+        let batch = try Self.batch(images)
         return try withNoGrad { try model(batch).values(as: Float.self) }
     }
 

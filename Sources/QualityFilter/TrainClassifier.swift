@@ -82,19 +82,6 @@ public enum TrainClassifier {
         return model
     }
 
-    static func batchTensor(_ images: [GrayImage], size: Int) throws -> Tensor {
-        var values: [Float] = []
-        values.reserveCapacity(images.count * 3 * size * size)
-        for image in images {
-            let resized = image.resizedLikeOpenCV(width: size, height: size)
-            for c in 0..<3 {
-                let m = PatchClassifier.mean[c] * 255, s = PatchClassifier.std[c] * 255
-                values += resized.pixels.map { (Float($0) - m) / s }
-            }
-        }
-        return try Tensor(values, shape: [images.count, 3, size, size])
-    }
-
     public static func run(labels: [String], output: String, options: Options,
                            progress: any ProgressReporter) throws -> Result {
         let labelled = try readLabels(labels)
@@ -127,7 +114,7 @@ public enum TrainClassifier {
                 let members = shuffled[(b * options.batch)..<min((b + 1) * options.batch, shuffled.count)]
                 let augmented = members.map { Augment.apply(images[$0].resizedLikeOpenCV(width: size, height: size), random: &local) }
                 let targets = try Tensor(members.map { labelled[$0].good ? Float(1) : 0 }, shape: [members.count, 1])
-                return (try batchTensor(augmented, size: size), targets)
+                return (try PatchClassifier.batch(augmented, size: size), targets)
             }
             progress.begin("epoch \(epoch)/\(options.epochs)", total: batches)
             var lossSum = 0.0, correct = 0, seen = 0
@@ -197,7 +184,7 @@ public enum TrainClassifier {
         var scores: [Float] = [], lossSum = 0.0
         for start in stride(from: 0, to: images.count, by: batch) {
             let end = min(start + batch, images.count)
-            let logits = try withNoGrad { try model(batchTensor(Array(images[start..<end]), size: size)) }
+            let logits = try withNoGrad { try model(PatchClassifier.batch(Array(images[start..<end]), size: size)) }
             let targets = try Tensor(labels[start..<end].map { $0 ? Float(1) : 0 }, shape: [end - start, 1])
             lossSum += try Functional.binaryCrossEntropyWithLogits(logits, target: targets).item() * Double(end - start)
             scores += try logits.values(as: Float.self).map { 1 / (1 + exp(-$0)) }

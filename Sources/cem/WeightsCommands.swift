@@ -5,6 +5,11 @@ import TorchSave
 
 extension Checkpoint.Target: ExpressibleByArgument {}
 
+/// Corrupt/unsupported messages carry the file already; a refused global does not.
+private func report(_ error: TorchSaveError, file: String) {
+    if case .refusedGlobal = error { Terminal.error("error: \(file): \(error)") } else { Terminal.error("error: \(error)") }
+}
+
 struct Weights: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inspect and convert PyTorch checkpoints (.pth, .pth.tar) safely.",
@@ -29,8 +34,7 @@ struct WeightsInspect: ParsableCommand {
     func run() throws {
         let value: PickleValue
         do { value = try PyTorchFile.load(file) } catch let error as TorchSaveError {
-            // Corrupt/unsupported messages carry the path already; a refused global does not.
-            if case .refusedGlobal = error { Terminal.error("error: \(file): \(error)") } else { Terminal.error("error: \(error)") }
+            report(error, file: file)
             throw ExitCode(1)
         }
         let summary = Checkpoint.summarize(value)
@@ -84,7 +88,7 @@ struct WeightsConvert: ParsableCommand {
             try PyTorchWriter.save(result, to: output)
             print("\(output): \(converted.entries.count) tensors (\(to.rawValue))")
         } catch let error as TorchSaveError {
-            if case .refusedGlobal = error { Terminal.error("error: \(file): \(error)") } else { Terminal.error("error: \(error)") }
+            report(error, file: file)
             throw ExitCode(1)
         }
     }
