@@ -21,6 +21,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "cem", targets: ["cem"]),
+        .executable(name: "cem-engine", targets: ["cem-engine"]),
         .library(name: "VolumeIO", targets: ["VolumeIO"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "TorchSave", targets: ["TorchSave"]),
@@ -81,10 +82,24 @@ let package = Package(
         .target(name: "LabelServer", dependencies: [
             "Curation", "Imaging", "VolumeIO", .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        // What both executables share: terminal output, the summary table, weights resolution,
+        // the engine-command table and the one error style. Never imports the engine.
+        .target(name: "CLISupport", dependencies: [
+            "Curation", "VolumeIO", "Reporting", "TorchSave", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // `cem` must not link libtorch (see EngineCommands): no QualityFilter, NN or Torch here.
         .executableTarget(
             name: "cem",
             dependencies: [
-                "VolumeIO", "Curation", "Reporting", "TorchSave", "QualityFilter", "LabelServer",
+                "CLISupport", "VolumeIO", "Curation", "Reporting", "TorchSave", "LabelServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The engine commands (classify, train-classifier, ...), exec'd by `cem`.
+        .executableTarget(
+            name: "cem-engine",
+            dependencies: [
+                "CLISupport", "QualityFilter", "Torch", "TorchSave",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

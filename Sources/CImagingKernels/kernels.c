@@ -105,6 +105,58 @@ void cem_resample_horizontal_split_u8(const uint8_t *src, size_t src_stride, siz
     cem_resample_horizontal_u8(src, src_stride, rows, first, count, weights, ksize, out_width, dst);
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/// Transposes one 16 x 16 block with the classic unpack ladder (bytes, words, dwords, qwords).
+static inline void transpose_block16(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride) {
+    __m128i r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm_loadu_si128((const __m128i *)(src + (size_t)i * src_stride));
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 2; j++) {
+            r[4 * i + 2 * j] = _mm_unpacklo_epi16(t[4 * i + j], t[4 * i + j + 2]);
+            r[4 * i + 2 * j + 1] = _mm_unpackhi_epi16(t[4 * i + j], t[4 * i + j + 2]);
+        }
+    }
+    // r[4i + k] now holds rows 4i..4i+3 for columns 4k'..: regroup by dwords across row quads.
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 4; k++) {
+            t[8 * i + 2 * k] = _mm_unpacklo_epi32(r[8 * i + k], r[8 * i + k + 4]);
+            t[8 * i + 2 * k + 1] = _mm_unpackhi_epi32(r[8 * i + k], r[8 * i + k + 4]);
+        }
+    }
+    for (int k = 0; k < 8; k++) {
+        __m128i lo = _mm_unpacklo_epi64(t[k], t[k + 8]);
+        __m128i hi = _mm_unpackhi_epi64(t[k], t[k + 8]);
+        r[2 * k] = lo;
+        r[2 * k + 1] = hi;
+    }
+    for (int i = 0; i < 16; i++) _mm_storeu_si128((__m128i *)(dst + (size_t)i * dst_stride), r[i]);
+}
+#endif
+
+void cem_transpose_u8(const uint8_t *src, size_t src_stride, size_t rows, size_t cols, uint8_t *dst,
+                      size_t dst_stride) {
+    size_t r0 = 0;
+#if defined(__SSE2__)
+    for (; r0 + 16 <= rows; r0 += 16) {
+        size_t c0 = 0;
+        for (; c0 + 16 <= cols; c0 += 16) {
+            transpose_block16(src + r0 * src_stride + c0, src_stride, dst + c0 * dst_stride + r0, dst_stride);
+        }
+        for (; c0 < cols; c0++) {
+            for (size_t r = r0; r < r0 + 16; r++) dst[c0 * dst_stride + r] = src[r * src_stride + c0];
+        }
+    }
+#endif
+    for (; r0 < rows; r0++) {
+        for (size_t c = 0; c < cols; c++) dst[c * dst_stride + r0] = src[r0 * src_stride + c];
+    }
+}
+
 #if defined(__x86_64__) && defined(__linux__)
 __attribute__((target_clones("avx2", "popcnt", "default")))
 #endif

@@ -1,3 +1,4 @@
+import CImagingKernels
 import Imaging
 import VolumeIO
 
@@ -34,9 +35,16 @@ extension Volume {
         guard axis == 2, indices.count > 1 else { return indices.map { section(axis: axis, index: $0) } }
         let planeSize = depth * height
         var flat = [UInt8](repeating: 0, count: indices.count * planeSize)
+        let contiguous = indices.enumerated().allSatisfy { $0.element == indices[0] + $0.offset }
         flat.withUnsafeMutableBufferPointer { out in
             for z in 0..<depth {
                 withPlane(z, as: UInt8.self) { plane in
+                    if contiguous {
+                        // Columns index0..<index0+n of this plane, transposed into row z of each section.
+                        cem_transpose_u8(plane.baseAddress! + indices[0], width, height, indices.count,
+                                         out.baseAddress! + z * height, planeSize)
+                        return
+                    }
                     // Column by column: the block's cache lines stay hot across columns
                     // and every write is sequential.
                     let source = plane.baseAddress!

@@ -87,10 +87,15 @@ struct ResampleCoefficients: Sendable {
         self.weights = weights
     }
 
+    /// Tables up to this many taps run the horizontal pass transposed (see `resampleHorizontalTransposed`).
+    static let shortKernel = 8
+
     /// The same sums with every window widened to a multiple of 16 taps by zero
     /// weights (shifted left at the right edge to stay inside the input), so the
-    /// vectorised loop has no scalar tail. nil when the input is too narrow.
+    /// vectorised loop has no scalar tail. nil when the input is too narrow, or the
+    /// filter so short that padding would mostly multiply zeros.
     func paddedForVectors(inputSize: Int) -> ResampleCoefficients? {
+        guard kernelSize > Self.shortKernel else { return nil }
         let width = ((count.max().map(Int.init) ?? 0) + 15) / 16 * 16
         guard width > 0, width <= inputSize else { return nil }
         var newFirst = [Int32](), newWeights = [Int32](repeating: 0, count: first.count * width)
@@ -162,6 +167,9 @@ extension GrayImage {
     }
 
     private func resampleHorizontal(rows: Range<Int>, outWidth: Int, _ c: ResampleCoefficients) -> GrayImage {
+        if c.weightsLow.isEmpty && c.kernelSize <= ResampleCoefficients.shortKernel {
+            return resampleHorizontalTransposed(rows: rows, outWidth: outWidth, c)
+        }
         var out = [UInt8](repeating: 0, count: rows.count * outWidth)
         pixels.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { output in
@@ -176,6 +184,23 @@ extension GrayImage {
                 }
             }
         }
+        return GrayImage(width: outWidth, height: rows.count, pixels: out)
+    }
+
+    /// Short filters (BILINEAR upscaling: 2-3 taps) as transpose → vertical pass → transpose: the
+    /// vertical loop is vectorised across a whole row, where the horizontal one would do a few
+    /// scalar taps per pixel. Same sums in the same integer arithmetic, so the same bits.
+    private func resampleHorizontalTransposed(rows: Range<Int>, outWidth: Int, _ c: ResampleCoefficients) -> GrayImage {
+        var transposed = [UInt8](repeating: 0, count: width * rows.count)
+        var resampled = [UInt8](repeating: 0, count: outWidth * rows.count)
+        var out = [UInt8](repeating: 0, count: rows.count * outWidth)
+        var scratch = [Int32](repeating: 0, count: rows.count)
+        pixels.withUnsafeBufferPointer { input in
+            cem_transpose_u8(input.baseAddress! + rows.lowerBound * width, width, rows.count, width, &transposed, rows.count)
+        }
+        cem_resample_vertical_u8(transposed, rows.count, c.first, c.count, c.weights, c.kernelSize, outWidth,
+                                 &resampled, &scratch)
+        cem_transpose_u8(resampled, rows.count, outWidth, rows.count, &out, outWidth)
         return GrayImage(width: outWidth, height: rows.count, pixels: out)
     }
 

@@ -44,6 +44,17 @@ open class Module: @unchecked Sendable {
 
     public func stateDict() -> [(String, Tensor)] { namedSlots().map { ($0.name, $0.slot.tensor) } }
 
+    /// Converts every floating-point parameter and buffer to `dtype` (PyTorch's `module.double()`),
+    /// keeping which ones require gradients; integer buffers (`num_batches_tracked`) stay as they are.
+    public func to(_ dtype: DType) throws {
+        for (_, slot, _) in namedSlots() where slot.tensor.dtype.isFloatingPoint && slot.tensor.dtype != dtype {
+            let requiresGrad = slot.tensor.requiresGrad
+            let value = try slot.tensor.detached().to(dtype)
+            if requiresGrad { try value.setRequiresGrad(true) }
+            slot.tensor = value
+        }
+    }
+
     public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.1.tensor.count } }
 
     /// Turns gradients on or off for every parameter under this module (freezing).

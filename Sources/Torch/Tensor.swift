@@ -27,6 +27,8 @@ public enum DType: Int32, Sendable, CaseIterable {
         case .int8, .uint8, .bool: 1
         }
     }
+
+    public var isFloatingPoint: Bool { [.float32, .float64, .float16, .bfloat16].contains(self) }
 }
 
 /// Where a tensor lives. The Debian libtorch is CPU-only; a CUDA libtorch

@@ -1,6 +1,15 @@
 import ArgumentParser
+import CLISupport
 
 @main
+enum Entry {
+    static func main() async {
+        // Engine commands (libtorch) run in cem-engine; everything else never loads the engine.
+        EngineCommands.dispatchIfNeeded(Array(CommandLine.arguments.dropFirst()))
+        await CEM.runMain()
+    }
+}
+
 struct CEM: AsyncParsableCommand {
     static let version = "0.1.0"
 
@@ -26,8 +35,8 @@ struct CEM: AsyncParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Inspect and convert", subcommands: [Info.self, Convert.self, Synth.self]),
             CommandGroup(name: "Curate (build the dataset)", subcommands: [
-                Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, Classify.self, Export.self, Stats.self,
-                Report.self, TrainClassifierCommand.self, Label.self,
+                Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, EngineClassify.self, Export.self, Stats.self,
+                Report.self, EngineTrainClassifier.self, Label.self,
             ]),
             CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [
@@ -35,4 +44,15 @@ struct CEM: AsyncParsableCommand {
             ]),
         ]
     )
+}
+
+// Placeholders so `cem --help` lists the engine commands; `Entry` hands them to cem-engine
+// before parsing, so these never run.
+struct EngineClassify: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "classify", abstract: EngineCommands.abstract("classify"))
+}
+
+struct EngineTrainClassifier: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train-classifier",
+                                                    abstract: EngineCommands.abstract("train-classifier"))
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Curation
 import Foundation
 import TorchSave
@@ -119,6 +120,31 @@ struct ImportPkl: ParsableCommand {
             let store = PatchStore.path(in: out, dataset: result.dataset)
             try PatchStore.write(result, source: file, options: options, to: store)
             return (store, result.patches.count)
+        }
+    }
+}
+
+struct WeightsDownload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: "Download the reference's published weights by name into the cache.",
+        discussion: """
+            Names: \(WeightsRegistry.entries.map { "\($0.name) (\($0.description), Zenodo record \($0.record))" }.joined(separator: "; ")). \
+            The file's size and MD5 are checked against the Zenodo record; a finished download is \
+            reused. Without network, the error names the URL to fetch by hand and where to save it.
+
+            Example: cem weights download patch-classifier
+            """)
+
+    @Argument(help: ArgumentHelp("Weights name.", valueName: "name")) var name: String
+    @Option(help: "Cache directory (default ~/.cache/cem, or $CEM_CACHE).") var cache: String?
+
+    func run() throws {
+        do {
+            print(try resolveWeights(name, cache: cache))
+        } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
         }
     }
 }

@@ -25,6 +25,12 @@ void cem_resample_horizontal_split_u8(const uint8_t *src, size_t src_stride, siz
 void cem_resample_vertical_u8(const uint8_t *src, size_t width, const int32_t *first, const int32_t *count,
                               const int32_t *weights, size_t ksize, size_t out_height, uint8_t *dst,
                               int32_t *scratch);
+
+/// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols: a byte transpose in
+/// 16 x 16 blocks (SSE2, part of baseline x86-64), scalar at the edges. Used for yz sections and
+/// for short horizontal filters run as vertical passes.
+void cem_transpose_u8(const uint8_t *src, size_t src_stride, size_t rows, size_t cols, uint8_t *dst,
+                      size_t dst_stride);
 #endif
 
 #ifndef CEM_KERNELS_MIH

@@ -1,39 +1,27 @@
 import ArgumentParser
-import Curation
+import CLISupport
 import Foundation
 import QualityFilter
 import Torch
 import TorchSave
 
-/// A `--weights` value: a checkpoint file, or a registry name downloaded on first use.
-func resolveWeights(_ value: String, cache: String?) throws -> String {
-    if FileManager.default.fileExists(atPath: value) { return value }
-    guard WeightsRegistry.entry(value) != nil else {
-        throw ValidationError("--weights \(value): no such file, and not a known name (\(WeightsRegistry.entries.map(\.name).joined(separator: ", ")))")
-    }
-    let progress = TerminalProgress()
-    progress.begin("downloading \(value)", total: 0)
-    defer { progress.end() }
-    let counter = DownloadCounter(progress)
-    return try WeightsRegistry.fetch(value, cache: cache ?? WeightsRegistry.defaultCache) { counter.update($0, $1) }
+@main
+enum EngineEntry {
+    static func main() async { await CEMEngine.runMain() }
 }
 
-/// Turns byte counts into progress steps (MiB).
-final class DownloadCounter: @unchecked Sendable {
-    // @unchecked: URLSession reports serially.
-    let progress: TerminalProgress
-    var last = 0
-    init(_ progress: TerminalProgress) { self.progress = progress }
-    func update(_ received: Int, _ total: Int) {
-        let mib = received >> 20
-        if last == 0 && total > 0 { progress.begin("downloading (MiB)", total: total >> 20) }
-        if mib > last { progress.advance(by: mib - last); last = mib }
-    }
+/// The commands that need libtorch; `cem` execs this binary for them (see `EngineCommands`).
+struct CEMEngine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cem",
+        abstract: "cem's engine commands (libtorch); run them as `cem <command>`.",
+        subcommands: [Classify.self, TrainClassifierCommand.self]
+    )
 }
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Keep the informative patches: score every patch with the ResNet34 quality classifier.",
+        abstract: EngineCommands.abstract("classify"),
         discussion: """
             Each STORE (or reference .pkl) is scored patch by patch as the reference's \
             classify_patches.py does: gray → 3 channels, resize to 224 x 224 (OpenCV INTER_LINEAR), \
@@ -77,38 +65,14 @@ struct Classify: ParsableCommand {
     }
 }
 
-struct WeightsDownload: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "download",
-        abstract: "Download the reference's published weights by name into the cache.",
-        discussion: """
-            Names: \(WeightsRegistry.entries.map { "\($0.name) (\($0.description), Zenodo record \($0.record))" }.joined(separator: "; ")). \
-            The file's size and MD5 are checked against the Zenodo record; a finished download is \
-            reused. Without network, the error names the URL to fetch by hand and where to save it.
-
-            Example: cem weights download patch-classifier
-            """)
-
-    @Argument(help: ArgumentHelp("Weights name.", valueName: "name")) var name: String
-    @Option(help: "Cache directory (default ~/.cache/cem, or $CEM_CACHE).") var cache: String?
-
-    func run() throws {
-        do {
-            print(try resolveWeights(name, cache: cache))
-        } catch {
-            Terminal.error("error: \(error)")
-            throw ExitCode(1)
-        }
-    }
-}
-
 struct TrainClassifierCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-classifier",
-        abstract: "Train the patch-quality classifier on patches labelled good / bad.",
+        abstract: EngineCommands.abstract("train-classifier"),
         discussion: """
-            LABELS is a CSV (path,label with good / bad / none; relative paths are resolved from the \
-            CSV's folder) or the reference's pair of .npy files (image paths, labels). At least 64 \
+            LABELS is a CSV (path,label with good / bad / none; a relative path in it is taken from \
+            the CSV's own folder, not from the current directory, so `labels.csv` next to its images \
+            works from anywhere) or the reference's pair of .npy files (image paths, labels). At least 64 \
             good/bad patches are needed. As the reference's train_patch_classifier.py: a 15% \
             validation split with a fixed seed; augmentations (brightness/contrast, Gaussian noise, \
             Gaussian blur, flips); ResNet34 from an ImageNet torchvision checkpoint when given (else \

@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+/// `cem` never loads libtorch; the engine commands run in `cem-engine`, which `cem` execs.
+@Suite("engine-free start-up", .serialized)
+struct EngineSplitTests {
+    /// The shared objects the dynamic loader opened while running `cem arguments`.
+    func loadedLibraries(_ arguments: [String]) throws -> (result: CLI.Result, libraries: Set<String>) {
+        let result = try CLI.run(arguments, environment: ["LD_DEBUG": "files"])
+        // ld.so logs "file=libfoo.so.1 [0];  needed by ..." / "... dynamically loaded by ..." to stderr.
+        let names = result.stderr.split(separator: "\n").compactMap { line -> String? in
+            guard let range = line.range(of: "file=") else { return nil }
+            return String(line[range.upperBound...].prefix { $0 != " " && $0 != "\t" && $0 != "[" })
+        }
+        return (result, Set(names.map { ($0 as NSString).lastPathComponent }))
+    }
+
+    @Test("--version, info and patchify3d never load libtorch_cpu")
+    func curationWithoutEngine() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-engine-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/in", withIntermediateDirectories: true)
+        let volume = directory + "/in/tiny.tif"
+        #expect(try CLI.run(["synth", volume, "--shape", "8", "240", "240", "--seed", "1"]).status == 0)
+        for arguments in [["--version"], ["info", volume], ["patchify3d", directory + "/in", directory + "/out", "--jobs", "1"]] {
+            let (result, libraries) = try loadedLibraries(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr.suffix(400))")
+            #expect(!libraries.isEmpty, "LD_DEBUG gave no loader log for \(arguments)")
+            #expect(!libraries.contains { $0.hasPrefix("libtorch") || $0.hasPrefix("libc10") }, "\(arguments) loaded the engine")
+        }
+    }
+
+    @Test("cem classify runs in cem-engine, which does load libtorch; a missing engine is a clear error")
+    func engineCommands() throws {
+        let (result, libraries) = try loadedLibraries(["classify", "--help"])
+        #expect(result.status == 0 && result.stdout.contains("USAGE: cem classify"))
+        #expect(libraries.contains { $0.hasPrefix("libtorch_cpu") })
+        let help = try CLI.run(["--help"])
+        #expect(help.stdout.contains("classify") && help.stdout.contains("train-classifier"))
+        let missing = try CLI.run(["classify", "--help"], environment: ["CEM_ENGINE": "/nonexistent/cem-engine"])
+        #expect(missing.status == 1 && missing.stderr.contains("/nonexistent/cem-engine") && missing.stderr.contains("CEM_ENGINE"))
+    }
+
+    @Test("usage errors use one style (error: ...) and exit 64")
+    func errorStyle() throws {
+        let bad = try CLI.run(["info"])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.hasPrefix("error: ") && !bad.stderr.contains("Error:"))
+    }
+}
