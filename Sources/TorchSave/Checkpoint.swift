@@ -19,6 +19,26 @@ public enum Checkpoint {
         return top.entries.contains(where: { $0.value.tensorValue != nil }) ? top : nil
     }
 
+    /// Whether any tensor or array sits anywhere in the value: a file without one
+    /// holds no weights, so it is not a checkpoint. Shared containers are visited once.
+    public static func containsTensors(_ value: PickleValue) -> Bool {
+        var seen = Set<ObjectIdentifier>()
+        func search(_ value: PickleValue) -> Bool {
+            switch value {
+            case .tensor, .ndarray: return true
+            case .tuple(let items): return items.contains(where: search)
+            case .list(let list):
+                guard seen.insert(ObjectIdentifier(list)).inserted else { return false }
+                return list.items.contains(where: search)
+            case .dict(let dict):
+                guard seen.insert(ObjectIdentifier(dict)).inserted else { return false }
+                return dict.entries.contains { search($0.key) || search($0.value) }
+            default: return false
+            }
+        }
+        return search(value)
+    }
+
     public struct TensorEntry: Sendable {
         public let name: String
         public let shape: [Int]

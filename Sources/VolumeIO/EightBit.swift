@@ -18,16 +18,27 @@ extension Volume {
     /// This volume converted to uint8 by `rule`; `name` labels errors.
     public func toUInt8(_ rule: EightBitRule, name: String = "volume") throws -> Volume {
         if elementType == .uint8 { return self }
-        let converted: [UInt8]
-        switch rule {
-        case .cleanup: converted = try elementType.visit(CleanupConversion(volume: self))
-        case .patchify: converted = try elementType.visit(PatchifyConversion(volume: self, name: name))
-        }
-        var result = Volume(depth: depth, height: height, width: width, values: converted, spacing: spacing, rank: rank)
-        result.metadata = metadata
-        return result
+        return try planeStream.toUInt8(rule, name: name).collect(name: name)
     }
 }
+
+extension PlaneStream {
+    /// This stream converted to uint8 by `rule`, plane by plane; cleanup on floats
+    /// walks the stream once first for its min and max. `name` labels errors.
+    public func toUInt8(_ rule: EightBitRule, name: String = "volume") throws -> PlaneStream {
+        if elementType == .uint8 { return self }
+        let transform: PlaneTransform
+        switch rule {
+        case .cleanup:
+            let stats = elementType.isFloat ? try VolumeStatistics.compute(self) : nil
+            transform = try elementType.visit(CleanupConversion(stats: stats))
+        case .patchify: transform = try elementType.visit(PatchifyConversion(name: name))
+        }
+        return mapPlanes(to: .uint8, transform)
+    }
+}
+
+typealias PlaneTransform = (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> Void
 
 /// Truncation toward zero as C's float-to-int conversion, saturated (numpy's
 /// out-of-range cast is undefined; cem saturates).
@@ -41,32 +52,25 @@ extension Volume {
     return value >= 255 ? 255 : UInt8(value)
 }
 
-/// Converts plane by plane into one output buffer, so the peak memory is the
-/// uint8 result plus one plane, never a typed copy of the whole volume.
-private func convertPlanes<T: VoxelScalar>(_ volume: Volume, as type: T.Type,
-                                           _ transform: (UnsafeBufferPointer<T>, UnsafeMutablePointer<UInt8>) throws -> Void)
-    rethrows -> [UInt8] {
-    let planeCount = volume.height * volume.width
-    var output = [UInt8](repeating: 0, count: volume.voxelCount)
-    try output.withUnsafeMutableBufferPointer { out in
-        for z in 0..<volume.depth {
-            try volume.withPlane(z, as: T.self) { try transform($0, out.baseAddress! + z * planeCount) }
-            volume.dropPages(ofPlane: z)
-        }
+/// A plane transform reading `T` voxels and writing one uint8 per voxel.
+private func eightBit<T: VoxelScalar>(_ type: T.Type,
+                                      _ transform: @escaping (UnsafeBufferPointer<T>, UnsafeMutablePointer<UInt8>) throws -> Void)
+    -> PlaneTransform {
+    { input, output in
+        try withTyped(input, as: T.self) { try transform($0, output.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
     }
-    return output
 }
 
 private struct CleanupConversion: ElementTypeVisitor {
-    let volume: Volume
+    /// The volume's range, for floats.
+    let stats: VolumeStatistics?
 
-    func visit<T: VoxelScalar>(_ type: T.Type) -> [UInt8] {
+    func visit<T: VoxelScalar>(_ type: T.Type) -> PlaneTransform {
         let kind = T.elementType
-        if kind.isFloat {
-            let stats = VolumeStatistics.compute(volume)
+        if kind.isFloat, let stats {
             let low = stats.min, range = stats.max - stats.min
             // A constant image divides 0 by 0 in the reference (NaN → 0 here).
-            return convertPlanes(volume, as: T.self) { values, out in
+            return eightBit(T.self) { values, out in
                 for (i, v) in values.enumerated() {
                     out[i] = range > 0 ? truncateToUInt8((v.doubleValue - low) / range * 255) : 0
                 }
@@ -74,17 +78,16 @@ private struct CleanupConversion: ElementTypeVisitor {
         }
         let scale = Double(sign: .plus, exponent: kind.bitCount, significand: 1)  // 2^bits
         let shift = kind.isSigned ? scale / 2 : 0
-        return convertPlanes(volume, as: T.self) { values, out in
+        return eightBit(T.self) { values, out in
             for (i, v) in values.enumerated() { out[i] = truncateToUInt8((v.doubleValue + shift) / scale * 255) }
         }
     }
 }
 
 private struct PatchifyConversion: ElementTypeVisitor {
-    let volume: Volume
     let name: String
 
-    func visit<T: VoxelScalar>(_ type: T.Type) throws -> [UInt8] {
+    func visit<T: VoxelScalar>(_ type: T.Type) -> PlaneTransform {
         let kind = T.elementType
         let maximum: Float = switch kind {
         case .uint8: 255
@@ -99,7 +102,8 @@ private struct PatchifyConversion: ElementTypeVisitor {
         case .float16, .float32, .float64: 1.0
         }
         let checkSign = kind.isSigned || kind.isFloat
-        return try convertPlanes(volume, as: T.self) { values, out in
+        let name = self.name
+        return eightBit(T.self) { values, out in
             for (i, v) in values.enumerated() {
                 let value = v.doubleValue
                 if checkSign && value < 0 {

@@ -78,6 +78,9 @@ final class MappedFile: @unchecked Sendable {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw VolumeIOError(.io, path, "cannot stat") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw VolumeIOError(.io, path, "not a regular file (\(Self.kind(info.st_mode)))")
+        }
         size = Int(info.st_size)
         guard size > 0 else { throw VolumeIOError(.corrupt, path, "file is empty") }
         let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0)
@@ -88,6 +91,31 @@ final class MappedFile: @unchecked Sendable {
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: pointer), size) }
+
+    /// What a file that is not a regular one is, for error messages.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a directory"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFIFO: "a pipe"
+        case S_IFSOCK: "a socket"
+        default: "not a plain file"
+        }
+    }
+
+    /// Lets the kernel drop the whole pages inside `range` (already read); returns
+    /// where the next call should start, so each page is dropped once.
+    @discardableResult
+    func dropPages(_ range: Range<Int>) -> Int {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let base = Int(bitPattern: pointer)
+        let first = (base + range.lowerBound + pageSize - 1) / pageSize * pageSize
+        let end = (base + range.upperBound) / pageSize * pageSize
+        guard end > first else { return range.lowerBound }
+        madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_DONTNEED)
+        return end - base
+    }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: size) }
 

@@ -10,9 +10,10 @@ struct Info: ParsableCommand {
             Prints one line per file: format, shape in (z, y, x) order (or (y, x) for a 2D image), \
             element type, voxel spacing as x x y x z in the file's units (nm for EM), and the \
             minimum, maximum and mean intensity. Statistics stream through the data slice by slice: \
-            uncompressed MRC, NRRD, NIfTI and TIFF files are memory-mapped, so a file larger than \
-            RAM is fine. Zarr / N5 / precomputed arrays (directories or http(s) URLs) are read one \
-            slab of chunks at a time; with --no-stats only their metadata is fetched.
+            uncompressed MRC, NRRD, NIfTI and TIFF files are memory-mapped and gzip NRRD / \
+            .nii.gz inflated one slice at a time, so a file larger than RAM is fine. Zarr / N5 / \
+            precomputed arrays (directories or http(s) URLs) are read one slab of chunks at a \
+            time; with --no-stats only their metadata is fetched.
 
             Examples:
               cem info stack.mrc
@@ -55,8 +56,9 @@ struct Info: ParsableCommand {
                     if !json { print(Self.line(entry, spacing: Spacing(x: entry.spacing[0], y: entry.spacing[1], z: entry.spacing[2]))) }
                     continue
                 }
-                let volume = try VolumeFile.read(file)
-                let stats = noStats ? nil : VolumeStatistics.compute(volume)
+                // Plane by plane: gzip volumes are inflated as the statistics go, never whole.
+                let volume = try VolumeFile.openPlanes(file)
+                let stats = noStats ? nil : try VolumeStatistics.compute(volume)
                 let entry = Entry(
                     file: file, format: format.rawValue, shape: volume.shape, dtype: volume.elementType.rawValue,
                     spacing: [volume.spacing.x, volume.spacing.y, volume.spacing.z],

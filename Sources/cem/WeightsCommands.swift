@@ -38,6 +38,10 @@ struct WeightsInspect: ParsableCommand {
             report(error, file: file)
             throw ExitCode(1)
         }
+        guard Checkpoint.containsTensors(value) else {
+            Terminal.error("error: \(file): holds no tensors: not a checkpoint")
+            throw ExitCode(1)
+        }
         let summary = Checkpoint.summarize(value)
         print("\(file)")
         print("top-level keys:")

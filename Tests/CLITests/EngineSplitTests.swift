@@ -46,5 +46,13 @@ struct EngineSplitTests {
         let bad = try CLI.run(["info"])
         #expect(bad.status == 64)
         #expect(bad.stderr.hasPrefix("error: ") && !bad.stderr.contains("Error:"))
+        // A slice outside the volume is known only after opening it: one clear line, exit 1, no usage dump.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-slice-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        #expect(try CLI.run(["synth", directory + "/v.tif", "--shape", "4", "64", "64"]).status == 0)
+        let slice = try CLI.run(["convert", directory + "/v.tif", directory + "/s.png", "--slice", "9"])
+        #expect(slice.status == 1 && slice.stderr.contains("--slice 9 is outside 0..<4") && !slice.stderr.contains("Usage"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/s.png"))
     }
 }

@@ -23,8 +23,22 @@ const char *cem_last_error(void);
 /// when dst is full or the stream ends. Returns 0 and sets *produced, or -1.
 int cem_inflate(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_cap, size_t *produced);
 
-/// Gzip-compresses src into a malloc'd buffer (*dst, *dst_len); the caller frees it.
-int cem_gzip(const uint8_t *src, size_t src_len, int level, uint8_t **dst, size_t *dst_len);
+/// A gzip or zlib stream over src (which must outlive it), inflated a piece at a
+/// time so that a large volume never has to be decoded whole.
+typedef struct cem_inflater cem_inflater;
+cem_inflater *cem_inflater_open(const uint8_t *src, size_t src_len);
+/// Fills dst with the next `count` bytes; *produced < count only where the data ends.
+int cem_inflater_read(cem_inflater *inflater, uint8_t *dst, size_t count, size_t *produced);
+/// Compressed bytes read so far (to release pages of a mapped input behind the reader).
+size_t cem_inflater_consumed(const cem_inflater *inflater);
+void cem_inflater_close(cem_inflater *inflater);
+
+/// A gzip stream written to a file descriptor piece by piece through a fixed buffer.
+typedef struct cem_deflater cem_deflater;
+cem_deflater *cem_deflater_open(int fd, int level);
+/// Compresses len bytes; `finish` on the last call ends the gzip stream.
+int cem_deflater_write(cem_deflater *deflater, const uint8_t *src, size_t len, int finish);
+void cem_deflater_close(cem_deflater *deflater);
 
 // MARK: 2D planes decoded by libpng / libjpeg
 

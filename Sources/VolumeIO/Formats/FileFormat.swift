@@ -22,6 +22,17 @@ public enum FileFormat: String, CaseIterable, Sendable, Codable {
 
     public var isWritable: Bool { [.tiff, .png, .nrrd, .mrc].contains(self) }
 
+    /// Whether cem's writer for this format stores `type` as it is.
+    public func canWrite(_ type: ElementType) -> Bool {
+        switch self {
+        case .tiff: [.uint8, .uint16, .float32].contains(type)
+        case .png: [.uint8, .uint16].contains(type)
+        case .nrrd: type != .float16
+        case .mrc: [.uint8, .int8, .int16, .uint16, .float32, .float16].contains(type)
+        default: false
+        }
+    }
+
     /// The extension of a file name, treating `.nii.gz` as one.
     public static func fileExtension(of path: String) -> String {
         let name = (path as NSString).lastPathComponent.lowercased()
@@ -64,12 +75,27 @@ public enum FileFormat: String, CaseIterable, Sendable, Codable {
 
 /// Reading and writing volumes and images in any supported format.
 public enum VolumeFile {
-    /// Splits `file.h5#group/dataset` into the file and the dataset path.
+    /// Splits `file.h5#group/dataset` into the file and the dataset path. `#` is
+    /// legal in file names, so it separates a dataset only when the whole argument
+    /// is not a file and the part before it is an HDF5 file (by magic number, or
+    /// by extension, so that a missing `x.h5#raw` is reported as a missing `x.h5`).
     public static func splitDatasetPath(_ argument: String) -> (file: String, dataset: String?) {
-        guard let hash = argument.lastIndex(of: "#") else { return (argument, nil) }
-        let file = String(argument[..<hash])
-        let dataset = String(argument[argument.index(after: hash)...])
-        return (file, dataset.isEmpty ? nil : dataset)
+        guard !FileManager.default.fileExists(atPath: argument) else { return (argument, nil) }
+        for hash in argument.indices where argument[hash] == "#" {
+            let file = String(argument[..<hash])
+            guard FileFormat.byExtension(file) == .hdf5 || isHDF5File(file) else { continue }
+            let dataset = String(argument[argument.index(after: hash)...])
+            return (file, dataset.isEmpty ? nil : dataset)
+        }
+        return (argument, nil)
+    }
+
+    /// Whether `path` is a file starting with HDF5's signature.
+    private static func isHDF5File(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
+        return FileFormat.sniff(head, path: path) == .hdf5
     }
 
     /// The format a path will be read as: its content's magic number where the
@@ -109,38 +135,52 @@ public enum VolumeFile {
 
     /// Reads an image or volume. HDF5 datasets are named `FILE#DATASET`.
     public static func read(_ argument: String, limits: ReadLimits = .default) throws -> Volume {
+        try openPlanes(argument, limits: limits).collect(name: splitDatasetPath(argument).file, limits: limits)
+    }
+
+    /// Opens an image or volume to be read plane by plane: only headers are read
+    /// here; MRC, raw NRRD, `.nii` and uncompressed TIFF are mapped, gzip NRRD and
+    /// `.nii.gz` inflated and compressed TIFF pages decoded one plane at a time as
+    /// the stream is walked. Other formats (HDF5, PNG, JPEG, chunked arrays) are
+    /// read whole, within `limits`.
+    public static func openPlanes(_ argument: String, limits: ReadLimits = .default) throws -> PlaneStream {
         let format = try detectFormat(argument)
-        if [.zarr, .n5, .precomputed].contains(format) { return try NGFF.open(argument).readAll() }
+        if [.zarr, .n5, .precomputed].contains(format) { return try NGFF.open(argument).readAll().planeStream }
         let (path, dataset) = splitDatasetPath(argument)
         switch format {
-        case .tiff: return try TIFFFormat.read(path, limits: limits)
-        case .png: return try PlaneImageFormat.readPNG(path)
-        case .jpeg: return try PlaneImageFormat.readJPEG(path)
-        case .mrc: return try MRCFormat.read(path, limits: limits)
-        case .nrrd: return try NRRDFormat.read(path, limits: limits)
-        case .nifti: return try NIfTIFormat.read(path, gzipped: FileFormat.fileExtension(of: path) == "nii.gz"
-                                                     || (try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped).prefix(2)) == Data([0x1F, 0x8B]),
-                                                 limits: limits)
+        case .tiff: return try TIFFFormat.openPlanes(path)
+        case .png: return try PlaneImageFormat.readPNG(path).planeStream
+        case .jpeg: return try PlaneImageFormat.readJPEG(path).planeStream
+        case .mrc: return try MRCFormat.openPlanes(path)
+        case .nrrd: return try NRRDFormat.openPlanes(path)
+        case .nifti: return try NIfTIFormat.openPlanes(path, gzipped: FileFormat.fileExtension(of: path) == "nii.gz"
+                                                           || (try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped).prefix(2)) == Data([0x1F, 0x8B]))
         case .hdf5:
             guard let dataset else {
                 throw VolumeIOError(.io, path, "name the dataset inside the HDF5 file as FILE#DATASET (e.g. \(path)#volumes/raw)")
             }
-            return try HDF5Format.read(path, dataset: dataset, limits: limits)
+            return try HDF5Format.read(path, dataset: dataset, limits: limits).planeStream
         case .zarr, .n5, .precomputed:
-            return try NGFF.open(argument).readAll()
+            return try NGFF.open(argument).readAll().planeStream
         }
     }
 
     /// Writes in the format named by the output's extension, atomically.
     public static func write(_ volume: Volume, to path: String) throws {
+        try write(volume.planeStream, to: path)
+    }
+
+    /// Writes a stream plane by plane in the format named by the output's
+    /// extension, atomically; memory stays at a plane (plus gzip's buffers).
+    public static func write(_ planes: PlaneStream, to path: String) throws {
         guard let format = FileFormat.byExtension(path) else {
             throw VolumeIOError(.unknownFormat, path, "cannot tell the output format from the extension (use .tif, .png, .nrrd or .mrc)")
         }
         switch format {
-        case .tiff: try TIFFFormat.write(volume, to: path)
-        case .png: try PlaneImageFormat.writePNG(volume, to: path)
-        case .nrrd: try NRRDFormat.write(volume, to: path, gzip: FileFormat.fileExtension(of: path) != "nhdr")
-        case .mrc: try MRCFormat.write(volume, to: path)
+        case .tiff: try TIFFFormat.write(planes, to: path)
+        case .png: try PlaneImageFormat.writePNG(planes, to: path)
+        case .nrrd: try NRRDFormat.write(planes, to: path, gzip: FileFormat.fileExtension(of: path) != "nhdr")
+        case .mrc: try MRCFormat.write(planes, to: path)
         default: throw VolumeIOError(.unsupported, path, "cem cannot write \(format.rawValue) (writable: .tif, .png, .nrrd, .mrc)")
         }
     }

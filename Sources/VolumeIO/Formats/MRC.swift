@@ -9,6 +9,11 @@ public enum MRCFormat {
     static let imodStamp: Int32 = 1_146_047_817
 
     static func read(_ path: String, limits: ReadLimits) throws -> Volume {
+        try openPlanes(path).collect(name: path, limits: limits)
+    }
+
+    /// The header parsed; voxels mapped in place (or byte-swapped a plane at a time).
+    static func openPlanes(_ path: String) throws -> PlaneStream {
         let file = try MappedFile(path: path)
         guard file.size >= headerSize else {
             throw VolumeIOError(.corrupt, path, "MRC header needs \(headerSize) bytes, file has \(file.size)")
@@ -44,13 +49,13 @@ public enum MRCFormat {
             x: cellSize(header.f32(40), count: header.i32(28)),
             y: cellSize(header.f32(44), count: header.i32(32)),
             z: cellSize(header.f32(48), count: header.i32(36)))
-        var volume = try RawLayout.volume(
-            path, file: file, offset: headerSize + extendedBytes, depth: nz, height: ny, width: nx,
-            elementType: elementType, byteOrder: order, spacing: spacing, rank: 3, limits: limits)
         // Kept so that tools rewriting an MRC (mrc2byte, binvol) preserve the header's placement.
-        volume.metadata[originKey] = "\(header.f32(196)) \(header.f32(200)) \(header.f32(204))"
-        volume.metadata[startKey] = "\(header.i32(16)) \(header.i32(20)) \(header.i32(24))"
-        return volume
+        let metadata = [originKey: "\(header.f32(196)) \(header.f32(200)) \(header.f32(204))",
+                        startKey: "\(header.i32(16)) \(header.i32(20)) \(header.i32(24))"]
+        let layout = PlaneStream.Layout(depth: nz, height: ny, width: nx, elementType: elementType, spacing: spacing,
+                                        rank: 3, metadata: metadata)
+        return try RawLayout.planes(path, file: file, offset: headerSize + extendedBytes, layout: layout,
+                                    byteOrder: order)
     }
 
     /// Metadata keys: the header's origin (x, y, z) and nxstart/nystart/nzstart.
@@ -63,7 +68,9 @@ public enum MRCFormat {
         return Double(length) / Double(count)
     }
 
-    static func write(_ volume: Volume, to path: String) throws {
+    /// Planes written as they stream; the header's min/max/mean, known only at
+    /// the end, are filled in then (the header is written twice).
+    static func write(_ volume: PlaneStream, to path: String) throws {
         let mode: Int32
         var imodFlags: Int32 = 0
         switch volume.elementType {
@@ -94,10 +101,6 @@ public enum MRCFormat {
         for i in 0..<3 { header.put(Float(cell[i] * Double(dims[i])), at: 40 + 4 * i) }
         for i in 0..<3 { header.put(Float(90), at: 52 + 4 * i) }  // cell angles
         for i in 0..<3 { header.put(Int32(i + 1), at: 64 + 4 * i) } // mapc, mapr, maps
-        let stats = VolumeStatistics.compute(volume)
-        header.put(Float(stats.min), at: 76)
-        header.put(Float(stats.max), at: 80)
-        header.put(Float(stats.mean), at: 84)
         header.put(Int32(20140), at: 108)             // nversion: MRC2014
         header.put(imodStamp, at: 152)
         header.put(imodFlags, at: 156)
@@ -107,7 +110,17 @@ public enum MRCFormat {
         header.put("Written by cem", at: 224)
         try AtomicFile.write(to: path) { handle in
             try handle.write(contentsOf: header.bytes)
-            for z in 0..<volume.depth { try volume.withPlaneBytes(z) { try handle.write(contentsOf: Data($0)) } }
+            var statistics = StatisticsAccumulator()
+            try volume.forEachPlane { _, plane in
+                statistics.add(plane, volume.elementType)
+                try handle.write(contentsOf: planeData(plane))
+            }
+            let stats = statistics.result
+            header.put(Float(stats.min), at: 76)
+            header.put(Float(stats.max), at: 80)
+            header.put(Float(stats.mean), at: 84)
+            try handle.seek(toOffset: 0)
+            try handle.write(contentsOf: header.bytes)
         }
     }
 }

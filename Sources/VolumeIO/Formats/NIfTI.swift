@@ -68,47 +68,40 @@ enum NIfTIFormat {
     }
 
     static func read(_ path: String, gzipped: Bool, limits: ReadLimits) throws -> Volume {
+        try openPlanes(path, gzipped: gzipped).collect(name: path, limits: limits)
+    }
+
+    /// The header parsed; voxels mapped in place (`.nii`) or inflated one plane
+    /// at a time (`.nii.gz`, whose gzip stream holds the header too).
+    static func openPlanes(_ path: String, gzipped: Bool) throws -> PlaneStream {
         let file = try MappedFile(path: path)
-        if !gzipped {
-            let header = try parseHeader(path, bytes: file.bytes)
-            let (depth, height, width, rank) = shape(header)
-            var volume = try RawLayout.volume(path, file: file, offset: header.dataOffset, depth: depth, height: height,
-                                              width: width, elementType: header.elementType, byteOrder: header.order,
-                                              spacing: header.spacing, rank: rank, limits: limits)
-            annotate(&volume, header)
-            return volume
-        }
-        var headerBytes = [UInt8](repeating: 0, count: headerSize)
-        try headerBytes.withUnsafeMutableBytes { buffer in
-            var produced = 0
-            let status = cem_inflate_wrapper(file.bytes, buffer, &produced)
-            guard status == 0 else { throw VolumeIOError(.corrupt, path, "gzip: \(lastNativeError())") }
-            guard produced == headerSize else {
-                throw VolumeIOError(.corrupt, path, "gzip stream holds only \(produced) bytes, less than a NIfTI header")
+        let header: Header
+        if gzipped {
+            var headerBytes = [UInt8](repeating: 0, count: headerSize)
+            try headerBytes.withUnsafeMutableBytes { buffer in
+                var produced = 0
+                let status = cem_inflate_wrapper(file.bytes, buffer, &produced)
+                guard status == 0 else { throw VolumeIOError(.corrupt, path, "gzip: \(lastNativeError())") }
+                guard produced == headerSize else {
+                    throw VolumeIOError(.corrupt, path, "gzip stream holds only \(produced) bytes, less than a NIfTI header")
+                }
             }
+            header = try headerBytes.withUnsafeBytes { try parseHeader(path, bytes: $0) }
+        } else {
+            header = try parseHeader(path, bytes: file.bytes)
         }
-        let header = try headerBytes.withUnsafeBytes { try parseHeader(path, bytes: $0) }
         let (depth, height, width, rank) = shape(header)
-        let voxelBytes = try RawLayout.byteCount(path, depth: depth, height: height, width: width,
-                                                 elementType: header.elementType)
-        let (total, overflow) = voxelBytes.addingReportingOverflow(header.dataOffset)
-        guard !overflow, total <= limits.maxDecodedBytes else {
-            throw VolumeIOError(.limitsExceeded, path, "\(voxelBytes) bytes of voxels exceed the memory limit")
+        var layout = PlaneStream.Layout(depth: depth, height: height, width: width, elementType: header.elementType,
+                                        spacing: header.spacing, rank: rank)
+        annotate(&layout.metadata, header)
+        guard gzipped else {
+            return try RawLayout.planes(path, file: file, offset: header.dataOffset, layout: layout,
+                                        byteOrder: header.order)
         }
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
-        do {
-            try Inflate.exactly(total, from: file.bytes, into: memory, path: path)
-        } catch {
-            memory.deallocate()
-            throw error
-        }
-        // Move the voxels to the start so the buffer is plain (z, y, x) planes.
-        memory.copyMemory(from: memory + header.dataOffset, byteCount: voxelBytes)
-        var volume = RawLayout.volume(owning: memory, depth: depth, height: height, width: width,
-                                      elementType: header.elementType, byteOrder: header.order,
-                                      spacing: header.spacing, rank: rank)
-        annotate(&volume, header)
-        return volume
+        // Refuse overflowing dimensions now rather than on the first walk.
+        _ = try RawLayout.byteCount(path, depth: depth, height: height, width: width, elementType: header.elementType)
+        return RawLayout.decodedPlanes(path, file: file, offset: 0, gzip: true, skip: header.dataOffset, layout: layout,
+                                       byteOrder: header.order)
     }
 
     private static func shape(_ header: Header) -> (Int, Int, Int, Int) {
@@ -117,14 +110,14 @@ enum NIfTIFormat {
         return (depth, height, width, d.count >= 3 ? 3 : 2)
     }
 
-    private static func annotate(_ volume: inout Volume, _ header: Header) {
+    private static func annotate(_ metadata: inout [String: String], _ header: Header) {
         // Reported, never applied: the reference (SimpleITK) path ignores them too for uint8 EM.
         if header.slope != 0 && !(header.slope == 1 && header.intercept == 0) && header.slope.isFinite {
-            volume.metadata["scl_slope"] = "\(header.slope)"
-            volume.metadata["scl_inter"] = "\(header.intercept)"
+            metadata["scl_slope"] = "\(header.slope)"
+            metadata["scl_inter"] = "\(header.intercept)"
         }
         if header.dims.count > 3, header.dims[3...].contains(where: { $0 > 1 }) {
-            volume.metadata["note"] = "first of \(header.dims[3...].reduce(1, *)) volumes (dims \(header.dims))"
+            metadata["note"] = "first of \(header.dims[3...].reduce(1, *)) volumes (dims \(header.dims))"
         }
     }
 }

@@ -76,6 +76,12 @@ enum NRRDFormat {
     }
 
     static func read(_ path: String, limits: ReadLimits) throws -> Volume {
+        try openPlanes(path).collect(name: path, limits: limits)
+    }
+
+    /// The header parsed and the data located; voxels are read (raw mapped, gzip
+    /// inflated) one plane at a time as the stream is walked.
+    static func openPlanes(_ path: String) throws -> PlaneStream {
         let headerFile = try MappedFile(path: path)
         let header = try parseHeader(path, bytes: headerFile.bytes)
         guard let typeName = header.field("type") else { throw VolumeIOError(.corrupt, path, "NRRD header has no type") }
@@ -104,8 +110,8 @@ enum NRRDFormat {
         let spatial = (0..<dimension).filter { $0 != channelAxis }
         let width = sizes[spatial[0]], height = sizes[spatial[1]]
         let depth = spatial.count > 2 ? sizes[spatial[2]] : 1
-        let spacing = self.spacing(header, spatialAxes: spatial)
-        let rank = spatial.count == 2 ? 2 : 3
+        let layout = PlaneStream.Layout(depth: depth, height: height, width: width, elementType: type,
+                                        spacing: spacing(header, spatialAxes: spatial), rank: spatial.count == 2 ? 2 : 3)
 
         let channels = channelAxis.map { sizes[$0] } ?? 1
         let storedBytes = try RawLayout.byteCount(path, depth: depth * channels, height: height, width: width,
@@ -119,46 +125,45 @@ enum NRRDFormat {
             }
             dataPath = detached.hasPrefix("/")
                 ? detached : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(detached).path
-            guard FileManager.default.fileExists(atPath: dataPath) else {
-                throw VolumeIOError(.io, path, "detached data file \(dataPath) does not exist")
-            }
+            try checkDataFile(dataPath, header: path)
             dataFile = try MappedFile(path: dataPath)
             offset = 0
         }
         offset = try skip(path, header: header, file: dataFile, offset: offset,
                           payload: encoding == "raw" ? storedBytes : nil)
 
-        let needsChannelPick = channelAxis != nil
         switch encoding {
-        case "raw" where !needsChannelPick:
-            return try RawLayout.volume(dataPath, file: dataFile, offset: offset, depth: depth, height: height,
-                                        width: width, elementType: type, byteOrder: order, spacing: spacing,
-                                        rank: rank, limits: limits)
+        case "raw" where channels == 1:
+            return try RawLayout.planes(dataPath, file: dataFile, offset: offset, layout: layout, byteOrder: order)
         case "raw", "gzip", "gz":
-            guard storedBytes <= limits.maxDecodedBytes else {
-                throw VolumeIOError(.limitsExceeded, path, "\(storedBytes) bytes of voxels exceed the memory limit")
+            if encoding == "raw" && storedBytes > dataFile.size - offset {
+                throw VolumeIOError(.corrupt, dataPath,
+                                    "header promises \(storedBytes) bytes of voxels at offset \(offset), file has \(dataFile.size) bytes (truncated or corrupt)")
             }
-            let memory = UnsafeMutableRawPointer.allocate(byteCount: max(storedBytes, 1), alignment: 16)
-            do {
-                let source = UnsafeRawBufferPointer(rebasing: dataFile.bytes[offset...])
-                if encoding == "raw" {
-                    memory.copyMemory(from: source.baseAddress!, byteCount: storedBytes)
-                } else {
-                    try Inflate.exactly(storedBytes, from: source, into: memory, path: dataPath)
-                }
-            } catch {
-                memory.deallocate()
-                throw error
-            }
-            var volume = RawLayout.volume(owning: memory, depth: depth * channels, height: height, width: width,
-                                          elementType: type, byteOrder: order, spacing: spacing, rank: rank)
-            if let channelAxis {
-                volume = firstChannel(of: volume, channels: channels, channelFirst: channelAxis == 0,
-                                      depth: depth, height: height, width: width, rank: rank)
-            }
-            return volume
+            // Channel-first data interleaves the channels in every plane; channel-last
+            // stores channel 0's planes first, so reading `depth` planes keeps it.
+            return RawLayout.decodedPlanes(dataPath, file: dataFile, offset: offset, gzip: encoding != "raw",
+                                           layout: layout, byteOrder: order, channels: channelAxis == 0 ? channels : 1)
         default:
             throw VolumeIOError(.unsupported, path, "NRRD encoding '\(encoding)' is not supported (raw, gzip)")
+        }
+    }
+
+    /// A detached data file must be a plain file: a device (/dev/zero), a directory
+    /// or a /proc pseudo-file (sized 0, unbounded to read) is refused, naming the header.
+    private static func checkDataFile(_ dataPath: String, header path: String) throws {
+        var info = stat()
+        guard stat(dataPath, &info) == 0 else {
+            let reason = errno == ENOENT ? "does not exist" : "cannot be read (\(String(cString: strerror(errno))))"
+            throw VolumeIOError(.io, path, "data file \(dataPath) \(reason)")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw VolumeIOError(.corrupt, path, "data file \(dataPath) is not a regular file (\(MappedFile.kind(info.st_mode)))")
+        }
+        // /proc and /sys files claim to be regular: tell them by their file system.
+        var pseudo = stat()
+        if ["/proc", "/sys"].contains(where: { (root: String) in stat(root, &pseudo) == 0 && pseudo.st_dev == info.st_dev }) {
+            throw VolumeIOError(.corrupt, path, "data file \(dataPath) is not a regular file (a /proc or /sys pseudo-file)")
         }
     }
 
@@ -217,26 +222,11 @@ enum NRRDFormat {
         return Spacing(x: values[0], y: values[1], z: values[2])
     }
 
-    private static func firstChannel(of interleaved: Volume, channels: Int, channelFirst: Bool, depth: Int,
-                                     height: Int, width: Int, rank: Int) -> Volume {
-        let size = interleaved.elementType.byteCount
-        let all = interleaved.bytes()
-        let count = depth * height * width
-        var out = [UInt8](repeating: 0, count: count * size)
-        for i in 0..<count {
-            let source = channelFirst ? i * channels * size : i * size
-            for b in 0..<size { out[i * size + b] = all[source + b] }
-        }
-        let storage = out.withUnsafeBytes {
-            VoxelStorage.copying($0, planeCount: depth, planeByteCount: height * width * size)
-        }
-        return Volume(depth: depth, height: height, width: width, elementType: interleaved.elementType,
-                      spacing: interleaved.spacing, rank: rank, storage: storage)
-    }
-
-    static func write(_ volume: Volume, to path: String, gzip: Bool = true) throws {
+    /// Header first, then the planes as they stream: raw, or through one gzip
+    /// stream fed a plane at a time.
+    static func write(_ planes: PlaneStream, to path: String, gzip: Bool = true) throws {
         let typeName: String
-        switch volume.elementType {
+        switch planes.elementType {
         case .int8: typeName = "int8"
         case .uint8: typeName = "uint8"
         case .int16: typeName = "int16"
@@ -247,24 +237,41 @@ enum NRRDFormat {
         case .uint64: typeName = "uint64"
         case .float32: typeName = "float"
         case .float64: typeName = "double"
-        case .float16: throw VolumeIOError(.unsupported, path, "NRRD has no float16 type; convert to float32 first")
+        case .float16:
+            throw VolumeIOError(.unsupported, path, "NRRD has no float16 type; convert to float32 (exact) first")
         }
-        let s = volume.spacing
+        let s = planes.spacing
         var text = "NRRD0004\n# Written by cem\ntype: \(typeName)\n"
-        if volume.rank == 2 {
-            text += "dimension: 2\nsizes: \(volume.width) \(volume.height)\nspacings: \(s.x) \(s.y)\n"
+        if planes.rank == 2 {
+            text += "dimension: 2\nsizes: \(planes.width) \(planes.height)\nspacings: \(s.x) \(s.y)\n"
         } else {
-            text += "dimension: 3\nsizes: \(volume.width) \(volume.height) \(volume.depth)\n"
+            text += "dimension: 3\nsizes: \(planes.width) \(planes.height) \(planes.depth)\n"
             text += "spacings: \(s.x) \(s.y) \(s.z)\nkinds: domain domain domain\n"
         }
         text += "endian: little\nencoding: \(gzip ? "gzip" : "raw")\n\n"
-        let data = volume.bytes()
-        let payload = gzip ? try Inflate.gzip(data, path: path) : Data(data)
         try AtomicFile.write(to: path) { handle in
             try handle.write(contentsOf: Data(text.utf8))
-            try handle.write(contentsOf: payload)
+            guard gzip else {
+                try planes.forEachPlane { _, plane in try handle.write(contentsOf: planeData(plane)) }
+                return
+            }
+            guard let deflater = cem_deflater_open(handle.fileDescriptor, 6) else {
+                throw VolumeIOError(.io, path, lastNativeError())
+            }
+            defer { cem_deflater_close(deflater) }
+            try planes.forEachPlane { z, plane in
+                let last: Int32 = z == planes.depth - 1 ? 1 : 0
+                guard cem_deflater_write(deflater, plane.baseAddress?.assumingMemoryBound(to: UInt8.self), plane.count,
+                                         last) == 0 else { throw VolumeIOError(.io, path, lastNativeError()) }
+            }
         }
     }
+}
+
+/// A plane's bytes as `Data` without copying them (valid while the plane is).
+func planeData(_ plane: UnsafeRawBufferPointer) -> Data {
+    guard let base = plane.baseAddress, plane.count > 0 else { return Data() }
+    return Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: plane.count, deallocator: .none)
 }
 
 /// zlib through the C shim, with sizes fixed by the caller's header.
@@ -279,14 +286,5 @@ enum Inflate {
         guard produced == count else {
             throw VolumeIOError(.corrupt, path, "compressed data holds \(produced) bytes, header promises \(count) (truncated)")
         }
-    }
-
-    static func gzip(_ bytes: [UInt8], path: String, level: Int32 = 6) throws -> Data {
-        var output: UnsafeMutablePointer<UInt8>? = nil
-        var length = 0
-        let status = bytes.withUnsafeBufferPointer { cem_gzip($0.baseAddress, $0.count, level, &output, &length) }
-        guard status == 0, let output else { throw VolumeIOError(.io, path, String(cString: cem_last_error())) }
-        defer { free(output) }
-        return Data(bytes: output, count: length)
     }
 }

@@ -6,6 +6,11 @@ import Foundation
 /// PackBits, strips or tiles; uncompressed little-endian pages are memory-mapped.
 enum TIFFFormat {
     static func read(_ path: String, limits: ReadLimits) throws -> Volume {
+        try openPlanes(path).collect(name: path, limits: limits)
+    }
+
+    /// Pages checked up front; uncompressed ones mapped in place, others decoded one page per plane.
+    static func openPlanes(_ path: String) throws -> PlaneStream {
         guard let tiff = cem_tiff_open(path, "r") else {
             throw VolumeIOError(.corrupt, path, "not a readable TIFF (\(lastNativeError()))")
         }
@@ -47,18 +52,26 @@ enum TIFFFormat {
             if offsets.allSatisfy({ $0 + planeBytes <= file.size }) {
                 return Volume(depth: depth, height: height, width: width, elementType: type, spacing: spacing,
                               rank: rank, storage: file.storage(planeOffsets: offsets, planeByteCount: planeBytes))
+                    .planeStream
             }
         }
-        guard total <= limits.maxDecodedBytes else {
-            throw VolumeIOError(.limitsExceeded, path, "\(total) bytes of decoded pixels exceed the memory limit")
+        let layout = PlaneStream.Layout(depth: depth, height: height, width: width, elementType: type,
+                                        spacing: spacing, rank: rank)
+        return PlaneStream(layout) { range, body in
+            guard !range.isEmpty else { return }
+            guard let tiff = cem_tiff_open(path, "r") else {
+                throw VolumeIOError(.corrupt, path, "not a readable TIFF (\(lastNativeError()))")
+            }
+            defer { cem_tiff_close(tiff) }
+            let memory = try RawLayout.allocate(path, byteCount: planeBytes, limits: .default)
+            defer { free(memory) }
+            for page in range {
+                guard cem_tiff_read_page(tiff, Int32(page), memory, planeBytes) == 0 else {
+                    throw VolumeIOError(.corrupt, path, "page \(page): \(lastNativeError())")
+                }
+                try body(page, UnsafeRawBufferPointer(start: memory, count: planeBytes))
+            }
         }
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
-        for page in 0..<depth where cem_tiff_read_page(tiff, Int32(page), memory + page * planeBytes, planeBytes) != 0 {
-            memory.deallocate()
-            throw VolumeIOError(.corrupt, path, "page \(page): \(lastNativeError())")
-        }
-        return RawLayout.volume(owning: memory, depth: depth, height: height, width: width, elementType: type,
-                                byteOrder: .native, spacing: spacing, rank: rank)
     }
 
     /// x/y from the resolution tags (pixels per unit), z from ImageJ's `spacing=`.
@@ -79,7 +92,7 @@ enum TIFFFormat {
 
     /// Multi-page for volumes; uint8, uint16 or float32; spacing in the
     /// resolution tags and (for z) an ImageJ description, as ImageJ and tifffile write.
-    static func write(_ volume: Volume, to path: String) throws {
+    static func write(_ volume: PlaneStream, to path: String) throws {
         let bits: Int32
         switch volume.elementType {
         case .uint8: bits = 8
@@ -97,12 +110,10 @@ enum TIFFFormat {
                 throw VolumeIOError(.io, path, "cannot create TIFF (\(lastNativeError()))")
             }
             defer { cem_tiff_close(tiff) }
-            for z in 0..<volume.depth {
-                let status = volume.withPlaneBytes(z) { bytes in
-                    cem_tiff_write_page(tiff, bytes.baseAddress, UInt32(volume.width), UInt32(volume.height), bits,
-                                        1 / volume.spacing.x, 1 / volume.spacing.y, description, Int32(z),
-                                        Int32(volume.depth))
-                }
+            try volume.forEachPlane { z, bytes in
+                let status = cem_tiff_write_page(tiff, bytes.baseAddress, UInt32(volume.width), UInt32(volume.height),
+                                                 bits, 1 / volume.spacing.x, 1 / volume.spacing.y, description,
+                                                 Int32(z), Int32(volume.depth))
                 guard status == 0 else { throw VolumeIOError(.io, path, "page \(z): \(lastNativeError())") }
             }
         }
@@ -138,7 +149,7 @@ enum PlaneImageFormat {
                       storage: storage)
     }
 
-    static func writePNG(_ volume: Volume, to path: String) throws {
+    static func writePNG(_ volume: PlaneStream, to path: String) throws {
         guard volume.depth == 1 else {
             throw VolumeIOError(.unsupported, path, "PNG holds one image; this volume has \(volume.depth) slices (use TIFF, NRRD or MRC)")
         }
@@ -146,11 +157,11 @@ enum PlaneImageFormat {
             throw VolumeIOError(.unsupported, path, "PNG stores uint8 or uint16, not \(volume.elementType); use --uint8")
         }
         try AtomicFile.writeViaPath(to: path) { temporary in
-            let status = volume.withPlaneBytes(0) {
-                cem_png_write_gray(temporary, $0.baseAddress, UInt32(volume.width), UInt32(volume.height),
-                                   Int32(volume.elementType.bitCount))
+            try volume.forEachPlane { _, plane in
+                let status = cem_png_write_gray(temporary, plane.baseAddress, UInt32(volume.width),
+                                                UInt32(volume.height), Int32(volume.elementType.bitCount))
+                guard status == 0 else { throw VolumeIOError(.io, path, lastNativeError()) }
             }
-            guard status == 0 else { throw VolumeIOError(.io, path, lastNativeError()) }
         }
     }
 }
@@ -177,12 +188,9 @@ enum HDF5Format {
         let channels = rank == 4 ? (channelLast ? d[3] : d[0]) : 1
         let total = try RawLayout.byteCount(name, depth: depth * channels, height: height, width: width,
                                             elementType: type)
-        guard total <= limits.maxDecodedBytes else {
-            throw VolumeIOError(.limitsExceeded, name, "\(total) bytes exceed the memory limit")
-        }
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
+        let memory = try RawLayout.allocate(name, byteCount: total, limits: limits)
         guard cem_h5_read(path, dataset, memory, total) == 0 else {
-            memory.deallocate()
+            free(memory)
             throw VolumeIOError(.corrupt, name, lastNativeError())
         }
         if channelLast && channels > 1 {

@@ -43,10 +43,7 @@ public final class ChunkedArray: Sendable {
         let out = [z, y, x].map(\.count)
         let total = try RawLayout.byteCount(store.location, depth: out[0], height: out[1], width: out[2],
                                             elementType: elementType)
-        guard total <= ReadLimits.default.maxDecodedBytes else {
-            throw VolumeIOError(.limitsExceeded, store.location, "region of \(total) bytes exceeds the memory limit")
-        }
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
+        let memory = try RawLayout.allocate(store.location, byteCount: total, limits: .default)
         fill(memory, count: out[0] * out[1] * out[2])
         do {
             let ranges = [z, y, x]
@@ -80,7 +77,7 @@ public final class ChunkedArray: Sendable {
                 }
             }
         } catch {
-            memory.deallocate()
+            free(memory)
             throw error
         }
         return RawLayout.volume(owning: memory, depth: out[0], height: out[1], width: out[2], elementType: elementType,
