@@ -15,6 +15,8 @@ public enum CurationReport {
         public var parameters: [String: String]
         /// Quality-filter scores in ten bins of 0.1 (empty when not classified).
         public var scoreHistogram: [Int] = []
+        /// Inputs `patchify2d --skip-unreadable` left out, as "file: error".
+        public var skippedUnreadable: [String] = []
     }
 
     /// Counts, sizes, scores and parameters of one store (SQL aggregates; no pixels read).
@@ -29,7 +31,10 @@ public enum CurationReport {
         return DatasetSummary(
             dataset: store.dataset, before: Int(meta["patches_before_dedupe"] ?? "") ?? 0, after: try store.count(),
             beforeByAxis: beforeByAxis, afterByAxis: try store.countsByAxis(), sizes: sizes,
-            parameters: meta.filter { keys.contains($0.key) }, scoreHistogram: try store.scoreHistogram())
+            parameters: meta.filter { keys.contains($0.key) }, scoreHistogram: try store.scoreHistogram(),
+            skippedUnreadable: (meta[PatchStore.skippedUnreadableKey] ?? "").split(separator: "\n").map {
+                $0.replacingOccurrences(of: "\t", with: ": ")
+            })
     }
 
     /// Up to `count` kept patches, evenly spread over the store's order.

@@ -20,7 +20,13 @@ public enum NGFFCrop {
 
     /// Parses the CSV by its header names (url, source, api, download_url,
     /// volume_name, mip, voxel_x/y/z, crop, crop_size, invert, padding_value).
+    /// A relative local download_url is taken from the CSV's folder (`path`'s).
     public static func parseCSV(_ text: String, path: String) throws -> [Dataset] {
+        let folder = (path as NSString).deletingLastPathComponent
+        func located(_ url: String) -> String {
+            guard !folder.isEmpty, !url.isEmpty, !url.hasPrefix("/"), !url.contains("://") else { return url }
+            return (folder as NSString).appendingPathComponent(url)
+        }
         let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         guard let header = lines.first?.split(separator: ",", omittingEmptySubsequences: false).map({
             $0.trimmingCharacters(in: .whitespaces).lowercased()
@@ -40,7 +46,7 @@ public enum NGFFCrop {
                   let padding = Double(cell("padding_value")) else {
                 throw VolumeIOError(.corrupt, path, "line \(number + 2): mip, crop_size and padding_value must be numbers")
             }
-            return Dataset(downloadURL: cell("download_url"), volumeName: cell("volume_name"), mip: mip,
+            return Dataset(downloadURL: located(cell("download_url")), volumeName: cell("volume_name"), mip: mip,
                            voxel: ["voxel_x", "voxel_y", "voxel_z"].map { Double(cell($0)) }, crop: flag("crop"),
                            cropSize: size, invert: flag("invert"), paddingValue: padding)
         }

@@ -13,6 +13,8 @@ import VolumeIO
 public final class PatchStore: Sendable {
     public static let fileSuffix = ".patches.sqlite"
     public static let toolVersion = "cem 0.1.0"
+    /// Meta key listing the inputs `patchify2d --skip-unreadable` left out ("file\terror" per line).
+    public static let skippedUnreadableKey = "skipped_unreadable"
 
     public let path: String
     public let dataset: String
@@ -40,10 +42,35 @@ public final class PatchStore: Sendable {
         return name.hasSuffix(fileSuffix) ? String(name.dropLast(fileSuffix.count)) : FileFormat.baseName(of: name)
     }
 
+    /// The stores (`*.patches.sqlite`) directly inside `directory`, sorted.
+    public static func stores(in directory: String) throws -> [String] {
+        try CurationJobs.files(in: directory).filter { $0.hasSuffix(fileSuffix) }
+    }
+
+    /// Store arguments as given, directories replaced by the stores inside them;
+    /// a directory without stores is an error naming it.
+    public static func expand(_ arguments: [String]) throws -> [String] {
+        try arguments.flatMap { argument -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue else {
+                return [argument]
+            }
+            let found = try stores(in: argument)
+            guard !found.isEmpty else {
+                throw VolumeIOError(.io, argument, "no patch stores (*\(fileSuffix)) in this directory")
+            }
+            return found
+        }
+    }
+
     /// Opens an existing store read-only.
     public init(path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw VolumeIOError(.io, path, "no such patch store")
+        }
+        guard !isDirectory.boolValue else {
+            throw VolumeIOError(.io, path, "is a directory, not a patch store (a <dataset>\(Self.fileSuffix) file)")
         }
         var configuration = Configuration()
         configuration.readonly = true
@@ -51,7 +78,8 @@ public final class PatchStore: Sendable {
             database = try DatabaseQueue(path: path, configuration: configuration)
             _ = try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM patches") }
         } catch {
-            throw VolumeIOError(.corrupt, path, "not a cem patch store (\(error))")
+            throw VolumeIOError(.corrupt, path, "not a cem patch store (a <dataset>\(Self.fileSuffix) file that "
+                                + "cem patchify2d/3d writes): \(error)")
         }
         self.path = path
         dataset = Self.dataset(ofStoreAt: path)
@@ -148,9 +176,10 @@ public final class PatchStore: Sendable {
         }
     }
 
-    /// Writes the kept patches of `result` as a complete store at `path`, atomically.
+    /// Writes the kept patches of `result` as a complete store at `path`, atomically;
+    /// `extraMeta` adds rows to the meta table.
     public static func write(_ result: PatchifyResult, source: String, options: PatchifyOptions,
-                             to path: String) throws {
+                             to path: String, extraMeta: [String: String] = [:]) throws {
         let directory = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -202,6 +231,7 @@ public final class PatchStore: Sendable {
                     .mapValues(\.count) {
                     meta["patches_before_dedupe_axis_\(axis)"] = String(count)
                 }
+                meta.merge(extraMeta) { _, extra in extra }
                 // Last, in the same transaction: the store is complete only if everything above committed.
                 meta["state"] = "complete"
                 for (key, value) in meta {

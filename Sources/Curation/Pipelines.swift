@@ -64,22 +64,81 @@ public enum CurationJobs {
     }
 
     /// The resume rule: a complete store is not redone.
-    private static func skipIfComplete(_ store: String, dataset: String, progress: any ProgressReporter) -> DatasetOutcome? {
+    private static func skipIfComplete(_ store: String, dataset: String, afterWaiting: Bool,
+                                       progress: any ProgressReporter) -> DatasetOutcome? {
         guard PatchStore.isComplete(at: store) else { return nil }
+        if afterWaiting {
+            progress.note("\(dataset): written by another cem process meanwhile (\(store)), skipping")
+            return DatasetOutcome(dataset: dataset, status: .skipped, message: "written by another process")
+        }
         progress.note("\(dataset): already done (\(store)), skipping")
         return DatasetOutcome(dataset: dataset, status: .skipped, message: "store already complete")
     }
 
+    /// Runs `body(i)` for each store `stores[i]` while holding its lock (see
+    /// `StoreLock`), unless the store is already complete. A store another process
+    /// is writing is put off until the others are done, then waited for (and
+    /// skipped if that process completed it), so two processes on one output
+    /// directory share the work and never write the same store at once.
+    /// Outcomes come back in input order.
+    private static func withStoreLocks(_ stores: [(dataset: String, store: String)], progress: any ProgressReporter,
+                                       _ body: (Int) -> DatasetOutcome) -> [DatasetOutcome] {
+        var outcomes = [DatasetOutcome?](repeating: nil, count: stores.count)
+        var putOff: [Int] = []
+        func failed(_ i: Int, _ error: any Error) -> DatasetOutcome {
+            progress.note("error: \(error)")
+            return DatasetOutcome(dataset: stores[i].dataset, status: .failed, message: "\(error)")
+        }
+        func locked(_ i: Int, _ lock: StoreLock, afterWaiting: Bool) -> DatasetOutcome {
+            defer { lock.release() }
+            if let skipped = skipIfComplete(stores[i].store, dataset: stores[i].dataset, afterWaiting: afterWaiting,
+                                            progress: progress) {
+                return skipped
+            }
+            return body(i)
+        }
+        for i in stores.indices {
+            do {
+                if let lock = try StoreLock.tryAcquire(forStore: stores[i].store) {
+                    outcomes[i] = locked(i, lock, afterWaiting: false)
+                } else {
+                    progress.note("\(stores[i].dataset): another cem process is writing \(stores[i].store); "
+                                  + "doing the others first")
+                    putOff.append(i)
+                }
+            } catch {
+                outcomes[i] = failed(i, error)
+            }
+        }
+        for i in putOff {
+            do {
+                let lock = try StoreLock.acquire(forStore: stores[i].store) {
+                    progress.note("\(stores[i].dataset): another cem process is writing \(stores[i].store); waiting for it")
+                }
+                outcomes[i] = locked(i, lock, afterWaiting: true)
+            } catch {
+                outcomes[i] = failed(i, error)
+            }
+        }
+        return outcomes.map { $0! }
+    }
+
     /// patchify3d: every readable volume in `directory` becomes a patch store in `output`.
+    /// Refuses, before writing anything, a directory without files and two inputs
+    /// that would make the same store (`a.nrrd` and `a.tif`).
     public static func patchify3D(directory: String, output: String, options: PatchifyOptions, jobs: Int,
                                   progress: any ProgressReporter) throws -> [DatasetOutcome] {
         let inputs = try files(in: directory)
+        guard !inputs.isEmpty else { throw InputProblems.noVolumes(directory) }
+        try InputProblems.checkUniqueDatasets(inputs, output: output)
         try ensureDirectory(output)
-        return inputs.map { file in
+        let stores = inputs.map { file -> (dataset: String, store: String) in
             let dataset = FileFormat.baseName(of: file)
+            return (dataset, PatchStore.path(in: output, dataset: dataset))
+        }
+        return withStoreLocks(stores, progress: progress) { i in
+            let (file, dataset, store) = (inputs[i], stores[i].dataset, stores[i].store)
             let start = Date()
-            let store = PatchStore.path(in: output, dataset: dataset)
-            if let skipped = skipIfComplete(store, dataset: dataset, progress: progress) { return skipped }
             do {
                 let volume = try VolumeFile.read(file)
                 let result = try Patchify.patchify3D(volume: volume, dataset: dataset, file: file, options: options,
@@ -95,43 +154,64 @@ public enum CurationJobs {
     }
 
     /// patchify2d: each subdirectory of `directory` is a group of 2D images and
-    /// becomes one store. Images are taken in sorted file-name order; an unreadable
-    /// image is reported and skipped (its index is not reused, so names stay stable).
+    /// becomes one store. Images are taken in sorted file-name order. A group with
+    /// an unreadable image fails and gets no store (so a rerun retries it), unless
+    /// `skipUnreadable`: then the others are stored, the skipped files are listed in
+    /// the store's meta (`skipped_unreadable`), and indices are not reused, so names
+    /// stay stable.
     public static func patchify2D(directory: String, output: String, options: PatchifyOptions, jobs: Int,
+                                  skipUnreadable: Bool = false,
                                   progress: any ProgressReporter) throws -> [DatasetOutcome] {
         let groups = try groups(in: directory)
+        guard !groups.isEmpty else { throw InputProblems.noGroups(directory, command: "patchify2d") }
         try ensureDirectory(output)
-        return groups.map { group in
+        let stores = groups.map { group -> (dataset: String, store: String) in
             let dataset = (group as NSString).lastPathComponent
+            return (dataset, PatchStore.path(in: output, dataset: dataset))
+        }
+        return withStoreLocks(stores, progress: progress) { i in
+            let (group, dataset, store) = (groups[i], stores[i].dataset, stores[i].store)
             let start = Date()
-            let store = PatchStore.path(in: output, dataset: dataset)
-            if let skipped = skipIfComplete(store, dataset: dataset, progress: progress) { return skipped }
             do {
                 let paths = try files(in: group)
                 guard !paths.isEmpty else { throw VolumeIOError(.io, group, "image group is empty") }
                 var images: [(file: String, image: Volume)] = []
-                var failures: [String] = []
+                var failures: [(file: String, error: String, reason: String)] = []
                 for path in paths {
                     do { images.append((path, try VolumeFile.read(path))) } catch {
-                        progress.note("error: \(error) (skipped)")
-                        failures.append("\(error)")
+                        progress.note("error: \(error)" + (skipUnreadable ? " (skipped)" : ""))
+                        failures.append((path, "\(error)", (error as? VolumeIOError)?.message ?? "\(error)"))
                     }
                 }
+                if !failures.isEmpty && !skipUnreadable {
+                    let message = "\(failures.count) of \(paths.count) image(s) unreadable ("
+                        + failures.map(\.error).joined(separator: "; ")
+                        + "); no store written, so a rerun retries this group (or pass --skip-unreadable)"
+                    return DatasetOutcome(dataset: dataset, status: .failed, message: message)
+                }
+                guard !images.isEmpty else { throw VolumeIOError(.io, group, "no readable image in the group") }
                 var result = try Patchify.patchify2D(images: images, dataset: dataset, options: options, jobs: jobs,
                                                      progress: progress)
                 // Names follow positions in the full sorted list, skipped files included.
-                let positions = paths.enumerated().filter { entry in images.contains { $0.file == entry.element } }
-                    .map(\.offset)
+                let readable = Set(images.map(\.file))
+                let positions = paths.enumerated().filter { readable.contains($0.element) }.map(\.offset)
                 let digits = PatchGrid.imageDigits(imageCount: paths.count)
                 for i in result.patches.indices {
                     let position = positions[result.patches[i].slice]
                     result.patches[i].slice = position
                     result.patches[i].name = PatchGrid.name2D(index: position, digits: digits, box: result.patches[i].box)
                 }
-                try PatchStore.write(result, source: group, options: options, to: store)
-                return DatasetOutcome(dataset: dataset, status: failures.isEmpty ? .written : .failed,
-                                      message: failures.joined(separator: "; "), patchesBefore: result.patches.count,
-                                      patchesAfter: result.kept.count, seconds: Date().timeIntervalSince(start))
+                var extra: [String: String] = [:]
+                if !failures.isEmpty {
+                    extra[PatchStore.skippedUnreadableKey] = failures.map {
+                        (($0.file as NSString).lastPathComponent) + "\t" + $0.reason
+                    }.joined(separator: "\n")
+                }
+                try PatchStore.write(result, source: group, options: options, to: store, extraMeta: extra)
+                return DatasetOutcome(dataset: dataset, status: .written,
+                                      message: failures.isEmpty ? "" : "skipped \(failures.count) unreadable image(s)",
+                                      patchesBefore: result.patches.count, patchesAfter: result.kept.count,
+                                      seconds: Date().timeIntervalSince(start))
             } catch {
                 progress.note("error: \(error)")
                 return DatasetOutcome(dataset: dataset, status: .failed, message: "\(error)")
@@ -145,6 +225,8 @@ public enum CurationJobs {
     public static func cleanup2D(directory: String, output: String?, jobs: Int = 1,
                                  progress: any ProgressReporter) throws -> [DatasetOutcome] {
         let groups = try groups(in: directory)
+        guard !groups.isEmpty else { throw InputProblems.noGroups(directory, command: "cleanup2d") }
+        for group in groups { try InputProblems.checkUniqueCleanupNames(try files(in: group)) }
         return groups.map { group in
             let name = (group as NSString).lastPathComponent
             let destination = output.map { ($0 as NSString).appendingPathComponent(name) } ?? group
@@ -185,14 +267,18 @@ public enum CurationJobs {
             throw VolumeIOError(.unsupported, path, "has \(image.depth) slices; cleanup2d takes 2D images")
         }
         let converted = try image.toUInt8(.cleanup, name: path)
-        let ext = FileFormat.fileExtension(of: path)
-        let fileName = ["tif", "tiff", "png"].contains(ext)
+        try VolumeFile.write(converted, to: (directory as NSString).appendingPathComponent(cleanupName(of: path)))
+    }
+
+    /// The file name cleanup2d writes for `path`: TIFF and PNG keep their names, others become PNG.
+    static func cleanupName(of path: String) -> String {
+        ["tif", "tiff", "png"].contains(FileFormat.fileExtension(of: path))
             ? (path as NSString).lastPathComponent : FileFormat.baseName(of: path) + ".png"
-        try VolumeFile.write(converted, to: (directory as NSString).appendingPathComponent(fileName))
     }
 
     /// The reference's curated layout: `output/<dataset>/<patch name>.tiff`.
-    /// Existing files are kept, so an interrupted export resumes.
+    /// Existing files are kept, so an interrupted export resumes; a dataset whose
+    /// files all exist is `skipped` ("already exported"), with `patchesAfter` 0 (files written).
     public static func export(stores: [String], output: String, progress: any ProgressReporter) -> [DatasetOutcome] {
         stores.map { path in
             let dataset = PatchStore.dataset(ofStoreAt: path)
@@ -201,16 +287,30 @@ public enum CurationJobs {
                 let directory = (output as NSString).appendingPathComponent(dataset)
                 try ensureDirectory(directory)
                 var written = 0
-                progress.begin("\(dataset): exporting", total: try store.count())
-                defer { progress.end() }
-                try store.forEach { patch in
-                    let file = (directory as NSString).appendingPathComponent(patch.name + ".tiff")
-                    if !FileManager.default.fileExists(atPath: file) {
-                        let image = Volume(height: patch.image.height, width: patch.image.width, values: patch.image.pixels)
-                        try VolumeFile.write(image, to: file)
-                        written += 1
+                let total = try store.count()
+                progress.begin("\(dataset): exporting", total: total)
+                do {
+                    try store.forEach { patch in
+                        let file = (directory as NSString).appendingPathComponent(patch.name + ".tiff")
+                        if !FileManager.default.fileExists(atPath: file) {
+                            let image = Volume(height: patch.image.height, width: patch.image.width,
+                                               values: patch.image.pixels)
+                            try VolumeFile.write(image, to: file)
+                            written += 1
+                        }
+                        progress.advance(by: 1)
                     }
-                    progress.advance(by: 1)
+                } catch {
+                    progress.end()
+                    throw error
+                }
+                progress.end()
+                if written == 0 && total > 0 {
+                    progress.note("\(dataset): already exported (all \(total) files exist in \(directory))")
+                    return DatasetOutcome(dataset: dataset, status: .skipped, message: "already exported")
+                }
+                if written < total {
+                    progress.note("\(dataset): \(total - written) of \(total) files were already exported; wrote the other \(written)")
                 }
                 return DatasetOutcome(dataset: dataset, status: .written, patchesAfter: written)
             } catch {

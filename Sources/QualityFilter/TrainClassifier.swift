@@ -35,7 +35,11 @@ public enum TrainClassifier {
 
     /// (path, label) pairs from a CSV (`path,label`) or from the reference's pair of
     /// `.npy` files (paths, labels); labels good / bad / none ("none" is skipped).
-    public static func readLabels(_ inputs: [String]) throws -> [(path: String, good: Bool)] {
+    /// Relative paths in a CSV are resolved from the CSV's folder (a relative CSV
+    /// path itself from `currentDirectory`), never from `/`.
+    public static func readLabels(_ inputs: [String],
+                                  currentDirectory: String = FileManager.default.currentDirectoryPath)
+        throws -> [(path: String, good: Bool)] {
         var pairs: [(String, String)] = []
         if inputs.count == 2, inputs.allSatisfy({ $0.hasSuffix(".npy") }) {
             let paths = try NumpyFile.readNPYStrings(inputs[0]), labels = try NumpyFile.readNPYStrings(inputs[1])
@@ -44,13 +48,21 @@ public enum TrainClassifier {
             }
             pairs = Array(zip(paths, labels))
         } else if inputs.count == 1 {
-            let text = try String(contentsOfFile: inputs[0], encoding: .utf8)
-            let base = (inputs[0] as NSString).deletingLastPathComponent
+            let csv = inputs[0].hasPrefix("/") ? inputs[0] : (currentDirectory as NSString).appendingPathComponent(inputs[0])
+            let text: String
+            do { text = try String(contentsOfFile: csv, encoding: .utf8) } catch {
+                let exists = FileManager.default.fileExists(atPath: csv)
+                throw VolumeIOError(.io, inputs[0], exists ? "cannot read the labels CSV (\(error.localizedDescription))"
+                                    : "no such file")
+            }
+            let base = (csv as NSString).deletingLastPathComponent
             for (number, line) in text.split(whereSeparator: \.isNewline).enumerated() {
                 let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 if number == 0 && cells.first?.lowercased() == "path" { continue }
                 guard cells.count >= 2 else { throw VolumeIOError(.corrupt, inputs[0], "line \(number + 1): expected path,label") }
-                pairs.append((cells[0].hasPrefix("/") ? cells[0] : base + "/" + cells[0], cells[1].lowercased()))
+                let path = cells[0].hasPrefix("/") ? cells[0]
+                    : URL(fileURLWithPath: (base as NSString).appendingPathComponent(cells[0])).standardized.path
+                pairs.append((path, cells[1].lowercased()))
             }
         } else {
             throw VolumeIOError(.invalidData, inputs.joined(separator: " "), "give one labels.csv or two .npy files (paths, labels)")

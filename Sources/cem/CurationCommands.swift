@@ -7,11 +7,16 @@ import VolumeIO
 
 /// Options shared by the commands that can use several cores.
 struct JobOptions: ParsableArguments {
-    @Option(name: .customLong("jobs"), help: "Worker threads (default: all cores).")
-    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    // Optional, so that --help prints only the text's default ("all cores"), not the
+    // number of cores of the machine that happens to print it.
+    @Option(name: .customLong("jobs"), help: ArgumentHelp("Worker threads (default: all cores).", valueName: "n"))
+    var requestedJobs: Int?
+
+    /// The threads to use: --jobs, or every core.
+    var jobs: Int { requestedJobs ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let requestedJobs, requestedJobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 }
 
@@ -22,6 +27,14 @@ struct PatchOptions: ParsableArguments {
     @Option(help: "Patches whose hashes differ in at most this many bits are near-duplicates.") var minDistance = 12
     @Option(help: "Seed of the random order the dedupe walks; the same seed gives the same result.")
     var seed: UInt64 = 0
+
+    func validate() throws {
+        guard cropSize >= 8 else { throw ValidationError("--crop-size must be at least 8 (got \(cropSize))") }
+        guard (1...8).contains(hashSize) else {
+            throw ValidationError("--hash-size must be 1...8 (hashes have hash-size² ≤ 64 bits; got \(hashSize))")
+        }
+        guard minDistance >= 0 else { throw ValidationError("--min-distance must be 0 or more (got \(minDistance))") }
+    }
 
     func apply(to options: inout PatchifyOptions) {
         options.cropSize = cropSize
@@ -47,7 +60,12 @@ struct Patchify3D: ParsableCommand {
             --min-distance bits.
 
             A complete store is skipped on rerun (resume); an unreadable volume is reported and the \
-            others continue. Export stores with `cem export`, inspect them with `cem stats`.
+            others continue (exit status 1). Two inputs that would make the same store (a.nrrd and \
+            a.tif) are refused before anything is written. Several cem processes may share one OUT: \
+            each store is written under a lock (OUT/<name>.patches.sqlite.lock while it is held); \
+            a process finding a store locked does the other inputs first, then waits for it and \
+            skips it if the other process completed it. Export stores with `cem export`, inspect \
+            them with `cem stats`.
 
             Example: cem patchify3d volumes/ patches/ --axes 0 1 2 --jobs 8
             """)
@@ -60,6 +78,14 @@ struct Patchify3D: ParsableCommand {
     @Option(help: "Cut every n-th slice.") var spacing = 1
     @OptionGroup var patch: PatchOptions
     @OptionGroup var jobOptions: JobOptions
+
+    func validate() throws {
+        guard !axes.isEmpty, axes.allSatisfy({ (0...2).contains($0) }) else {
+            throw ValidationError("--axes takes 0 (xy), 1 (xz) and/or 2 (yz); got \(axes.map(String.init).joined(separator: " "))")
+        }
+        guard Set(axes).count == axes.count else { throw ValidationError("--axes names an axis twice") }
+        guard spacing >= 1 else { throw ValidationError("--spacing must be at least 1 (got \(spacing))") }
+    }
 
     func run() throws {
         var options = PatchifyOptions()
@@ -85,6 +111,11 @@ struct Patchify2D: ParsableCommand {
             <index>-LOC-2d-<y0>-<y1>_<x0>-<x1>, the index zero-padded to 1 + ceil(ln(n images)) \
             digits. No dedupe unless --dedupe.
 
+            A group with an unreadable image fails (exit status 1) and gets no store, so a rerun \
+            retries it; with --skip-unreadable the readable images are stored, the skipped files are \
+            listed in the store (see `cem stats`), and the others keep their indices. A complete \
+            store is skipped on rerun; stores are written under a lock, as in patchify3d.
+
             Example: cem patchify2d images/ patches/ --dedupe
             """)
 
@@ -94,6 +125,8 @@ struct Patchify2D: ParsableCommand {
     @Argument(help: ArgumentHelp("Output directory for the patch stores.", valueName: "out"), completion: .directory)
     var output: String
     @Flag(help: "Drop near-duplicate patches, as patchify3d does.") var dedupe = false
+    @Flag(help: "Store a group even if some of its images cannot be read, listing them in the store.")
+    var skipUnreadable = false
     @OptionGroup var patch: PatchOptions
     @OptionGroup var jobOptions: JobOptions
 
@@ -103,7 +136,8 @@ struct Patchify2D: ParsableCommand {
         patch.apply(to: &options)
         try OutcomeReport.run({
             try CurationJobs.patchify2D(directory: directory, output: output, options: options,
-                                        jobs: jobOptions.jobs, progress: TerminalProgress())
+                                        jobs: jobOptions.jobs, skipUnreadable: skipUnreadable,
+                                        progress: TerminalProgress())
         }, title: "patchify2d → \(output)")
     }
 }
@@ -117,7 +151,9 @@ struct Cleanup2D: ParsableCommand {
             and converted to uint8 by the cleanup rule (unsigned x/2^bits*255, signed \
             (x+2^(bits-1))/2^bits*255, float min-max), then saved under the same group name in OUT, \
             or in place without -o. TIFF and PNG keep their names; other formats are saved as PNG. \
-            A file that cannot be read is reported and skipped; the rest of the group continues.
+            A file that cannot be read is reported and skipped; the rest of the group continues \
+            (exit status 1). Two images of a group that would be saved under one name (a.jpg and \
+            a.bmp both → a.png) are refused before anything is written.
 
             Example: cem cleanup2d raw_images/ -o clean_images/
             """)
@@ -181,17 +217,20 @@ struct Export: ParsableCommand {
         discussion: """
             Each STORE (<dataset>.patches.sqlite) is written as OUT/<dataset>/<patch name>.tiff, \
             8-bit grayscale, the layout the reference's classifier and training scripts read. \
-            Files already present are kept, so an interrupted export resumes.
+            A directory stands for the stores in it. Files already present are kept, so an \
+            interrupted export resumes; a dataset whose files all exist is reported as already \
+            exported (status skipped).
 
-            Example: cem export patches/*.patches.sqlite --out curated/
+            Example: cem export patches/ --out curated/
             """)
 
-    @Argument(help: ArgumentHelp("Patch stores to export.", valueName: "store"), completion: .file()) var stores: [String]
+    @Argument(help: ArgumentHelp("Patch stores, or directories of them.", valueName: "store|dir"), completion: .file())
+    var stores: [String]
     @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
 
     func run() throws {
         try OutcomeReport.run({
-            CurationJobs.export(stores: stores, output: out, progress: TerminalProgress())
+            CurationJobs.export(stores: try PatchStore.expand(stores), output: out, progress: TerminalProgress())
         }, title: "export → \(out) (files written)", showPatches: false)
     }
 }
@@ -199,16 +238,31 @@ struct Export: ParsableCommand {
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Summarise patch stores: patches before and after dedupe, per axis, sizes.",
-        discussion: "Example: cem stats patches/*.patches.sqlite --json")
+        discussion: """
+            Each STORE is a <dataset>.patches.sqlite file; a directory stands for every store in it. \
+            Also lists the images patchify2d --skip-unreadable left out.
 
-    @Argument(help: ArgumentHelp("Patch stores.", valueName: "store"), completion: .file()) var stores: [String]
+            Examples:
+              cem stats patches/
+              cem stats patches/*.patches.sqlite --json
+            """)
+
+    @Argument(help: ArgumentHelp("Patch stores, or directories of them.", valueName: "store|dir"), completion: .file())
+    var stores: [String]
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func run() throws {
         var summaries: [CurationReport.DatasetSummary] = []
         var failed = false
-        for path in stores {
-            do { summaries.append(try CurationReport.summary(of: PatchStore(path: path))) } catch {
+        for argument in stores {
+            do {
+                for path in try PatchStore.expand([argument]) {
+                    do { summaries.append(try CurationReport.summary(of: PatchStore(path: path))) } catch {
+                        Terminal.error("error: \(error)")
+                        failed = true
+                    }
+                }
+            } catch {
                 Terminal.error("error: \(error)")
                 failed = true
             }
@@ -231,6 +285,9 @@ struct Stats: ParsableCommand {
                                                                           Double($0.offset + 1) / 10, $0.element) }
                     print("  quality scores " + bars.joined(separator: ", "))
                 }
+                if !s.skippedUnreadable.isEmpty {
+                    print("  skipped unreadable (\(s.skippedUnreadable.count)): " + s.skippedUnreadable.joined(separator: "; "))
+                }
             }
         }
         if failed { throw ExitCode(1) }
@@ -243,19 +300,24 @@ struct Report: ParsableCommand {
         discussion: """
             For each STORE: patches cut and kept per axis, patch sizes, the parameters used, and a \
             contact sheet (<dataset>-kept.png) of up to --samples kept patches. Open \
-            OUT/report.html in a browser.
+            OUT/report.html in a browser. A directory stands for the stores in it.
 
-            Example: cem report patches/*.patches.sqlite --out report/
+            Example: cem report patches/ --out report/
             """)
 
-    @Argument(help: ArgumentHelp("Patch stores.", valueName: "store"), completion: .file()) var stores: [String]
+    @Argument(help: ArgumentHelp("Patch stores, or directories of them.", valueName: "store|dir"), completion: .file())
+    var stores: [String]
     @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
     @Option(help: "Patches per contact sheet.") var samples = 48
 
+    func validate() throws {
+        guard samples >= 1 else { throw ValidationError("--samples must be at least 1 (got \(samples))") }
+    }
+
     func run() throws {
         do {
-            let path = try CurationReport.write(stores: try stores.map { try PatchStore(path: $0) }, to: out,
-                                                samples: samples)
+            let path = try CurationReport.write(stores: try PatchStore.expand(stores).map { try PatchStore(path: $0) },
+                                                to: out, samples: samples)
             print(path)
         } catch {
             Terminal.error("error: \(error)")

@@ -116,6 +116,12 @@ struct CropROIs: ParsableCommand {
     @Option(help: "Fraction of a cube that must not be padding.") var minFrac = 0.7
     @Option(help: "Seed of the random draw.") var seed: UInt64 = 0
 
+    func validate() throws {
+        guard cube >= 1 else { throw ValidationError("--cube must be at least 1 (got \(cube))") }
+        guard gb > 0 else { throw ValidationError("--gb must be more than 0 (got \(gb))") }
+        guard (0...1).contains(minFrac) else { throw ValidationError("--min-frac must be within 0...1 (got \(minFrac))") }
+    }
+
     func run() throws {
         do {
             let written = try RoiCrop.crop(volumePath: volume, output: output, cube: cube, gigabytes: gb,
@@ -162,6 +168,11 @@ struct Reconstruct3D: ParsableCommand {
     @Option(help: "Also write an animated preview: gif.") var preview: Preview?
     @Flag(help: "Drop flipbooks overlapping an earlier one by more than half.") var noOverlap = false
     @OptionGroup var jobOptions: JobOptions
+
+    func validate() throws {
+        guard nz >= 1 else { throw ValidationError("--nz must be at least 1 (got \(nz))") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
+    }
 
     func run() throws {
         var options = Flipbooks.Options()
@@ -225,9 +236,13 @@ struct NGFFCropCommand: ParsableCommand {
             level `mip`, read chunk by chunk, converted to bytes (min-max; inverted if invert), and \
             saved as OUT/<volume_name>_s<mip>-ROI-x..-.._y..-.._z..-...nrrd with the level's voxel \
             size. With crop = FALSE the whole level is saved as OUT/<volume_name>_s<mip>.nrrd. Existing \
-            files are kept (resume); an unreachable dataset is reported and the others continue.
+            files are kept (resume); an unreachable dataset is reported and the others continue. A \
+            relative local download_url is taken from the CSV's folder.
 
-            Example: cem ngff-crop ngff_datasets.csv rois/ --gb 1
+            An example CSV with every column, one public OpenOrganelle dataset and two rows that read \
+            the test fixtures: docs/datasets.csv in cem's source tree.
+
+            Example: cem ngff-crop docs/datasets.csv rois/ --gb 1
             """)
 
     @Argument(help: ArgumentHelp("Datasets CSV.", valueName: "datasets.csv")) var csv: String
@@ -235,13 +250,28 @@ struct NGFFCropCommand: ParsableCommand {
     @Option(help: "Gigabytes of cubes per dataset (at most).") var gb = 5.0
     @Option(help: "Seed of the random draw of cubes.") var seed: UInt64 = 0
 
+    func validate() throws {
+        guard gb > 0 else { throw ValidationError("--gb must be more than 0 (got \(gb))") }
+    }
+
     func run() throws {
         let datasets: [NGFFCrop.Dataset]
         do {
-            guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else {
-                throw VolumeIOError(.io, csv, "cannot read the CSV")
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: csv, isDirectory: &isDirectory) else {
+                Terminal.error("error: no such file: \(csv)")
+                throw ExitCode(1)
+            }
+            guard !isDirectory.boolValue else {
+                throw VolumeIOError(.io, csv, "is a directory; give the datasets CSV file (see docs/datasets.csv)")
+            }
+            let text: String
+            do { text = try String(contentsOfFile: csv, encoding: .utf8) } catch {
+                throw VolumeIOError(.io, csv, "cannot read the CSV: \(error.localizedDescription)")
             }
             datasets = try NGFFCrop.parseCSV(text, path: csv)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             Terminal.error("error: \(error)")
             throw ExitCode(1)

@@ -1,0 +1,71 @@
+import Foundation
+import VolumeIO
+
+/// Input layouts the batch jobs refuse before writing anything, with a message
+/// that says what was expected and, where it can tell, what the user meant.
+enum InputProblems {
+    /// patchify3d on a directory without files.
+    static func noVolumes(_ directory: String) -> VolumeIOError {
+        let subdirectories = (try? CurationJobs.groups(in: directory)) ?? []
+        guard !subdirectories.isEmpty else {
+            return VolumeIOError(.io, directory, "the directory is empty: patchify3d takes a folder of volume files "
+                                 + "(TIFF, MRC, NRRD, NIfTI, HDF5, ...), one patch store per file")
+        }
+        let names = subdirectories.map { ($0 as NSString).lastPathComponent }
+        return VolumeIOError(.io, directory, "no volume files here, only \(names.count) subfolder(s) "
+                             + "(\(list(names))): patchify3d takes a folder of volume files; for folders of 2D "
+                             + "images (one folder per group) use patchify2d, or give patchify3d the subfolder "
+                             + "that holds the volumes")
+    }
+
+    /// patchify2d / cleanup2d on a directory without group subdirectories.
+    static func noGroups(_ directory: String, command: String) -> VolumeIOError {
+        let files = (try? CurationJobs.files(in: directory)) ?? []
+        let expected = "\(command) takes a folder with one subfolder per image group (DIR/<group>/<images>)"
+        guard !files.isEmpty else {
+            return VolumeIOError(.io, directory, "the directory is empty: \(expected)")
+        }
+        let names = files.map { ($0 as NSString).lastPathComponent }
+        let images = files.filter { FileFormat.byExtension($0) != nil }.count
+        let url = URL(fileURLWithPath: directory).standardizedFileURL
+        let parent = url.deletingLastPathComponent().path
+        let what = images > 0 ? "\(images) image file(s)" : "\(files.count) file(s)"
+        return VolumeIOError(.io, directory, "no subdirectories: \(expected), and this folder holds \(what) "
+                             + "directly (\(list(names))). Did you mean \(parent) (= \(directory)/..), where "
+                             + "'\(url.lastPathComponent)' would be one group (as would every other subfolder "
+                             + "there)?")
+    }
+
+    /// patchify3d: two inputs whose names differ only in the extension would make the same store.
+    static func checkUniqueDatasets(_ inputs: [String], output: String) throws {
+        let byDataset = Dictionary(grouping: inputs, by: { FileFormat.baseName(of: $0) })
+        let clashes = byDataset.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
+        guard !clashes.isEmpty else { return }
+        let lines = clashes.map { dataset, files in
+            files.map { ($0 as NSString).lastPathComponent }.joined(separator: " and ")
+                + " would both be stored as " + PatchStore.path(in: output, dataset: dataset)
+        }
+        let directory = (inputs[0] as NSString).deletingLastPathComponent
+        throw VolumeIOError(.invalidData, directory, "inputs with the same name: " + lines.joined(separator: "; ")
+                            + ". Rename or move one of each; nothing was written")
+    }
+
+    /// cleanup2d: two images of a group that would be saved under the same name (`a.jpg`, `a.bmp` → `a.png`).
+    static func checkUniqueCleanupNames(_ files: [String]) throws {
+        let byName = Dictionary(grouping: files, by: CurationJobs.cleanupName(of:))
+        let clashes = byName.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
+        guard !clashes.isEmpty else { return }
+        let lines = clashes.map { name, files in
+            files.map { ($0 as NSString).lastPathComponent }.joined(separator: " and ") + " would both be saved as " + name
+        }
+        let directory = (files[0] as NSString).deletingLastPathComponent
+        throw VolumeIOError(.invalidData, directory, "images with the same name: " + lines.joined(separator: "; ")
+                            + ". Rename one of each; nothing was written")
+    }
+
+    /// The first few names, then a count.
+    static func list(_ names: [String], limit: Int = 4) -> String {
+        names.count <= limit ? names.joined(separator: ", ")
+            : names.prefix(limit).joined(separator: ", ") + ", … \(names.count - limit) more"
+    }
+}
