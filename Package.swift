@@ -42,17 +42,15 @@ let package = Package(
             cSettings: [.unsafeFlags(["-I\(hdf5Include)"])],
             linkerSettings: [
                 .linkedLibrary("tiff"), .linkedLibrary("png16"), .linkedLibrary("jpeg"),
-                .linkedLibrary("z"), .linkedLibrary("hdf5"), .linkedLibrary("blosc"), .linkedLibrary("zstd"),
+                .linkedLibrary("z"), .linkedLibrary("deflate"), .linkedLibrary("hdf5"), .linkedLibrary("blosc"), .linkedLibrary("zstd"),
                 .unsafeFlags(["-L\(hdf5Lib)", "-Xlinker", "-rpath", "-Xlinker", hdf5Lib]),
             ]
         ),
         // FFmpeg's libraries, for reading videos as stacks.
         .target(
             name: "CEMVideo",
-            linkerSettings: [
-                .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("swscale"),
-                .linkedLibrary("avutil"),
-            ]
+            // Loaded with dlopen on first use (see video.c), so no FFmpeg link here.
+            linkerSettings: [.linkedLibrary("dl")]
         ),
         // The only C++: a flat C API over ATen/autograd, every call behind try/catch (C++17).
         .target(
@@ -115,7 +113,7 @@ let package = Package(
             "LabelServer", "Curation", "VolumeIO", "Reporting", .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "QualityFilterTests", dependencies: ["QualityFilter", "Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "TestSupport"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO", "CImagingKernels"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),
     ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peak resident memory of `cem info` on a 2 GiB MRC (target: under 200 MB).
+"""Peak resident memory of `cem info` on a 2 GiB MRC (target: under 80 MB).
 
 Writes a 2 GiB uint16 MRC (mode 6) with non-zero voxels in every page so the
 pages are real, runs `cem info` on it, and prints the child's peak RSS.
@@ -30,6 +30,6 @@ try:
     elapsed = time.time() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(out)
-    print(f"file 2.0 GiB, cem info peak RSS {peak_mb:.0f} MB (target < 200 MB), {elapsed:.1f} s")
+    print(f"file 2.0 GiB, cem info peak RSS {peak_mb:.0f} MB (target < 80 MB), {elapsed:.1f} s")
 finally:
     os.remove(path)

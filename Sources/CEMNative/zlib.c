@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 // MARK: inflate
@@ -80,7 +81,36 @@ void cem_inflater_close(cem_inflater *inflater) {
     free(inflater);
 }
 
+/// libdeflate decodes a whole stream 2-3x faster than zlib but needs the whole output buffer and
+/// reports no partial progress: used when the stream fills dst exactly (the usual case: the size
+/// comes from a header), with zlib as the fallback that handles everything else and words the errors.
+static int inflate_whole(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_cap, size_t *produced) {
+    if (src_len < 2) return -1;
+    int gzip = src[0] == 0x1f && src[1] == 0x8b;
+    struct libdeflate_decompressor *decompressor = libdeflate_alloc_decompressor();
+    if (!decompressor) return -1;
+    size_t in_done = 0, out_done = 0;
+    enum libdeflate_result result = LIBDEFLATE_SUCCESS;
+    do {
+        size_t in_used = 0, out_made = 0;
+        result = gzip ? libdeflate_gzip_decompress_ex(decompressor, src + in_done, src_len - in_done, dst + out_done,
+                                                      dst_cap - out_done, &in_used, &out_made)
+                      : libdeflate_zlib_decompress_ex(decompressor, src + in_done, src_len - in_done, dst + out_done,
+                                                      dst_cap - out_done, &in_used, &out_made);
+        in_done += in_used;
+        out_done += out_made;
+        // Concatenated gzip members follow one another.
+    } while (result == LIBDEFLATE_SUCCESS && gzip && out_done < dst_cap && in_done + 1 < src_len &&
+             src[in_done] == 0x1f && src[in_done + 1] == 0x8b);
+    libdeflate_free_decompressor(decompressor);
+    if (result != LIBDEFLATE_SUCCESS || out_done != dst_cap) return -1;
+    *produced = out_done;
+    return 0;
+}
+
 int cem_inflate(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_cap, size_t *produced) {
+    cem_clear_error();
+    if (inflate_whole(src, src_len, dst, dst_cap, produced) == 0) return 0;
     cem_inflater *inflater = cem_inflater_open(src, src_len);
     if (!inflater) return -1;
     int status = cem_inflater_read(inflater, dst, dst_cap, produced);

@@ -4,12 +4,90 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static _Thread_local char last_error[512];
+
+// FFmpeg's libraries pull ~130 shared objects (codecs, X11, VA-API, ...) whose loading and
+// relocation cost every cem command ~25 ms at start. They are opened with dlopen on the first
+// video instead, by the soname of the headers compiled against; the calls below go through
+// this table (each name is redefined as the table's entry after the table is declared).
+#define CEM_FF_FUNCTIONS(X) \
+    X(avutil, av_strerror) X(avutil, av_log_set_level) X(avutil, av_frame_alloc) X(avutil, av_frame_free) \
+    X(avcodec, av_packet_alloc) X(avcodec, av_packet_free) X(avcodec, av_packet_unref) \
+    X(avcodec, avcodec_alloc_context3) X(avcodec, avcodec_free_context) X(avcodec, avcodec_open2) \
+    X(avcodec, avcodec_parameters_to_context) X(avcodec, avcodec_receive_frame) X(avcodec, avcodec_send_packet) \
+    X(avformat, avformat_open_input) X(avformat, avformat_find_stream_info) X(avformat, av_find_best_stream) \
+    X(avformat, av_read_frame) X(avformat, avformat_close_input) \
+    X(swscale, sws_getCachedContext) X(swscale, sws_scale) X(swscale, sws_freeContext)
+
+#define CEM_FF_FIELD(library, name) __typeof__(&name) name;
+static struct { CEM_FF_FUNCTIONS(CEM_FF_FIELD) } ff;
+
+#define CEM_STRINGIFY2(x) #x
+#define CEM_STRINGIFY(x) CEM_STRINGIFY2(x)
+static const char *const sonames[] = {
+    "libavutil.so." CEM_STRINGIFY(LIBAVUTIL_VERSION_MAJOR), "libavcodec.so." CEM_STRINGIFY(LIBAVCODEC_VERSION_MAJOR),
+    "libavformat.so." CEM_STRINGIFY(LIBAVFORMAT_VERSION_MAJOR), "libswscale.so." CEM_STRINGIFY(LIBSWSCALE_VERSION_MAJOR),
+};
+enum { avutil, avcodec, avformat, swscale };
+
+static pthread_once_t ff_once = PTHREAD_ONCE_INIT;
+static char ff_error[512];
+
+static void ff_load(void) {
+    void *handles[4];
+    for (int i = 0; i < 4; i++) {
+        handles[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+        if (!handles[i]) {
+            snprintf(ff_error, sizeof ff_error, "FFmpeg is not available (%s): install libavformat/libavcodec", dlerror());
+            return;
+        }
+    }
+#define CEM_FF_LOAD(library, name)                                                                           \
+    if (!(ff.name = (__typeof__(ff.name))dlsym(handles[library], #name))) {                                   \
+        snprintf(ff_error, sizeof ff_error, "FFmpeg's %s lacks %s", sonames[library], #name);                  \
+        return;                                                                                               \
+    }
+    CEM_FF_FUNCTIONS(CEM_FF_LOAD)
+}
+
+/// 0 once every FFmpeg function is resolved; -1 with the reason in last_error otherwise.
+static int ff_ready(void) {
+    pthread_once(&ff_once, ff_load);
+    if (ff_error[0]) {
+        snprintf(last_error, sizeof last_error, "%s", ff_error);
+        return -1;
+    }
+    return 0;
+}
+
+#define av_strerror ff.av_strerror
+#define av_log_set_level ff.av_log_set_level
+#define av_frame_alloc ff.av_frame_alloc
+#define av_frame_free ff.av_frame_free
+#define av_packet_alloc ff.av_packet_alloc
+#define av_packet_free ff.av_packet_free
+#define av_packet_unref ff.av_packet_unref
+#define avcodec_alloc_context3 ff.avcodec_alloc_context3
+#define avcodec_free_context ff.avcodec_free_context
+#define avcodec_open2 ff.avcodec_open2
+#define avcodec_parameters_to_context ff.avcodec_parameters_to_context
+#define avcodec_receive_frame ff.avcodec_receive_frame
+#define avcodec_send_packet ff.avcodec_send_packet
+#define avformat_open_input ff.avformat_open_input
+#define avformat_find_stream_info ff.avformat_find_stream_info
+#define av_find_best_stream ff.av_find_best_stream
+#define av_read_frame ff.av_read_frame
+#define avformat_close_input ff.avformat_close_input
+#define sws_getCachedContext ff.sws_getCachedContext
+#define sws_scale ff.sws_scale
+#define sws_freeContext ff.sws_freeContext
 
 const char *cem_video_last_error(void) { return last_error; }
 
@@ -51,6 +129,7 @@ void cem_video_close(cem_video *video) {
 
 cem_video *cem_video_open(const char *path) {
     last_error[0] = 0;
+    if (ff_ready() != 0) return NULL;
     av_log_set_level(AV_LOG_QUIET);
     cem_video *video = calloc(1, sizeof *video);
     if (!video) {

@@ -12,8 +12,10 @@ public enum OutcomeReport {
         for o in outcomes {
             let counts = showPatches
                 ? String(format: "%8d %8d", o.patchesBefore, o.patchesAfter) : String(format: "%8d", o.patchesAfter)
+            // A skipped row says why (already complete, already exported, ...), so a rerun reads as one.
+            let note = o.status == .skipped && !o.message.isEmpty ? "  (\(o.message))" : ""
             print(pad(o.dataset, nameWidth) + "  " + pad(o.status.rawValue, 7) + "  " + counts
-                  + (o.status == .written && o.seconds > 0 ? String(format: "  %.1fs", o.seconds) : ""))
+                  + (o.status == .written && o.seconds > 0 ? String(format: "  %.1fs", o.seconds) : "") + note)
         }
         let failed = outcomes.filter { $0.status == .failed }
         if !failed.isEmpty {

@@ -35,22 +35,33 @@ extension Volume {
         guard axis == 2, indices.count > 1 else { return indices.map { section(axis: axis, index: $0) } }
         let planeSize = depth * height
         var flat = [UInt8](repeating: 0, count: indices.count * planeSize)
-        let contiguous = indices.enumerated().allSatisfy { $0.element == indices[0] + $0.offset }
+        let low = indices.min()!, span = indices.max()! - low + 1
+        let contiguous = indices.enumerated().allSatisfy { $0.element == low + $0.offset }
+        // Kept patches (dedupe leaves gaps) are gathered through a per-plane scratch holding the
+        // transposed span of columns; past this span the strided walk is cheaper.
+        let transposeSpan = span <= 4 * indices.count + 64
+        var scratch = [UInt8](repeating: 0, count: contiguous || !transposeSpan ? 0 : span * height)
         flat.withUnsafeMutableBufferPointer { out in
             for z in 0..<depth {
                 withPlane(z, as: UInt8.self) { plane in
                     if contiguous {
-                        // Columns index0..<index0+n of this plane, transposed into row z of each section.
-                        cem_transpose_u8(plane.baseAddress! + indices[0], width, height, indices.count,
-                                         out.baseAddress! + z * height, planeSize)
-                        return
-                    }
-                    // Column by column: the block's cache lines stay hot across columns
-                    // and every write is sequential.
-                    let source = plane.baseAddress!
-                    for (j, index) in indices.enumerated() {
-                        let target = out.baseAddress! + j * planeSize + z * height
-                        for y in 0..<height { target[y] = source[y * width + index] }
+                        // Columns low..<low+n of this plane, transposed straight into row z of each section.
+                        cem_transpose_u8(plane.baseAddress! + low, width, height, span, out.baseAddress! + z * height,
+                                         planeSize)
+                    } else if transposeSpan {
+                        scratch.withUnsafeMutableBufferPointer { columns in
+                            cem_transpose_u8(plane.baseAddress! + low, width, height, span, columns.baseAddress!, height)
+                            for (j, index) in indices.enumerated() {
+                                (out.baseAddress! + j * planeSize + z * height)
+                                    .update(from: columns.baseAddress! + (index - low) * height, count: height)
+                            }
+                        }
+                    } else {
+                        let source = plane.baseAddress!
+                        for (j, index) in indices.enumerated() {
+                            let target = out.baseAddress! + j * planeSize + z * height
+                            for y in 0..<height { target[y] = source[y * width + index] }
+                        }
                     }
                 }
             }

@@ -96,17 +96,21 @@ struct ResampleCoefficients: Sendable {
     /// filter so short that padding would mostly multiply zeros.
     func paddedForVectors(inputSize: Int) -> ResampleCoefficients? {
         guard kernelSize > Self.shortKernel else { return nil }
-        let width = ((count.max().map(Int.init) ?? 0) + 15) / 16 * 16
+        func roundedUp(_ n: Int32) -> Int { (Int(n) + 15) / 16 * 16 }
+        // Each window is padded on its own (windows clipped at the image edges are shorter), the
+        // table's stride is the widest.
+        let width = count.map(roundedUp).max() ?? 0
         guard width > 0, width <= inputSize else { return nil }
-        var newFirst = [Int32](), newWeights = [Int32](repeating: 0, count: first.count * width)
+        var newFirst = [Int32](), newCount = [Int32](), newWeights = [Int32](repeating: 0, count: first.count * width)
         for x in 0..<first.count {
-            let start = min(Int(first[x]), inputSize - width)
+            let taps = roundedUp(count[x])
+            let start = min(Int(first[x]), inputSize - taps)
             let shift = Int(first[x]) - start
             for i in 0..<Int(count[x]) { newWeights[x * width + shift + i] = weights[x * kernelSize + i] }
             newFirst.append(Int32(start))
+            newCount.append(Int32(taps))
         }
-        var padded = ResampleCoefficients(first: newFirst, count: [Int32](repeating: Int32(width), count: first.count),
-                                          kernelSize: width, weights: newWeights)
+        var padded = ResampleCoefficients(first: newFirst, count: newCount, kernelSize: width, weights: newWeights)
         // |w| < 2^23, so hi = w >> 15 fits easily in 16 bits.
         padded.weightsLow = newWeights.map { Int16($0 & 0x7FFF) }
         padded.weightsHigh = newWeights.map { Int16($0 >> 15) }

@@ -69,7 +69,14 @@ enum RawLayout {
         let planeBytes = layout.height * layout.width * size
         let storedPlaneBytes = planeBytes * channels
         let expected = skip + storedPlaneBytes * layout.depth
-        return PlaneStream(layout) { range, body in
+        // A whole gzip stream of plain planes decodes in one call, straight into the volume.
+        let decodeAll: ((UnsafeMutableRawPointer) throws -> Void)? = gzip && skip == 0 && channels == 1
+            && (byteOrder == .native || size == 1) ? { memory in
+                guard offset <= file.size else { throw VolumeIOError(.corrupt, path, "data offset \(offset) is past the end of the file") }
+                try Inflate.exactly(expected, from: UnsafeRawBufferPointer(rebasing: file.bytes[offset...]), into: memory,
+                                    path: path)
+            } : nil
+        return PlaneStream(layout, decodeAll: decodeAll) { range, body in
             guard !range.isEmpty else { return }
             let reader = try StoredBytes(path, file: file, offset: offset, gzip: gzip, expected: expected)
             let bufferBytes = max(storedPlaneBytes, 1)

@@ -15,7 +15,7 @@ struct EngineSplitTests {
         return (result, Set(names.map { ($0 as NSString).lastPathComponent }))
     }
 
-    @Test("--version, info and patchify3d never load libtorch_cpu")
+    @Test("--version, info and patchify3d never load libtorch_cpu, nor FFmpeg")
     func curationWithoutEngine() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-engine-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -27,6 +27,8 @@ struct EngineSplitTests {
             #expect(result.status == 0, "\(arguments): \(result.stderr.suffix(400))")
             #expect(!libraries.isEmpty, "LD_DEBUG gave no loader log for \(arguments)")
             #expect(!libraries.contains { $0.hasPrefix("libtorch") || $0.hasPrefix("libc10") }, "\(arguments) loaded the engine")
+            // FFmpeg (~130 shared objects) is opened only when a video is read.
+            #expect(!libraries.contains { $0.hasPrefix("libavcodec") }, "\(arguments) loaded FFmpeg")
         }
     }
 

@@ -1,3 +1,4 @@
+import CImagingKernels
 import Testing
 @testable import Imaging
 
@@ -40,8 +41,12 @@ struct ResampleKernelTests {
         return current
     }
 
-    @Test("BILINEAR and LANCZOS, up- and downscaling, widths 1...300")
-    func randomSizes() {
+    /// Both the AVX2 kernels (where the CPU has AVX2) and the portable ones. Switching is safe while
+    /// other tests run: every path gives the same bits, which is what this test checks.
+    @Test("BILINEAR and LANCZOS, up- and downscaling, widths 1...300", arguments: [true, false])
+    func randomSizes(avx2: Bool) {
+        _ = cem_kernels_use_avx2(avx2 ? 1 : 0)
+        defer { _ = cem_kernels_use_avx2(1) }
         var state: UInt64 = 42
         func next() -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407

@@ -26,6 +26,10 @@ void cem_resample_vertical_u8(const uint8_t *src, size_t width, const int32_t *f
                               const int32_t *weights, size_t ksize, size_t out_height, uint8_t *dst,
                               int32_t *scratch);
 
+/// Turns the hand-written AVX2 paths on (when the CPU has AVX2) or off; returns whether they are on.
+/// For tests, which check that both paths give the same bits. Not thread-safe: call before work starts.
+int cem_kernels_use_avx2(int on);
+
 /// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols: a byte transpose in
 /// 16 x 16 blocks (SSE2, part of baseline x86-64), scalar at the edges. Used for yz sections and
 /// for short horizontal filters run as vertical passes.
