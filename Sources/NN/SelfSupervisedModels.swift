@@ -84,7 +84,10 @@ public final class MoCo: Module, @unchecked Sendable {
         let q = try embedQuery(query)
         try momentumUpdate()
         let k = try embedKey(key)
-        let logits = try SelfSupervised.mocoLogits(query: q, key: k, queue: queue.tensor.detached(), temperature: temperature)
+        // A copy, as the reference's `queue.clone().detach()`: the enqueue below writes the queue in place, and
+        // backward needs the negatives as they were.
+        let logits = try SelfSupervised.mocoLogits(query: q, key: k, queue: queue.tensor.detached().clone(),
+                                                   temperature: temperature)
         try enqueue(k)
         return logits
     }
