@@ -5,12 +5,16 @@ import VolumeIO
 /// that says what was expected and, where it can tell, what the user meant.
 enum InputProblems {
     /// patchify3d on a directory without files.
-    static func noVolumes(_ directory: String) -> VolumeIOError {
+    static func noVolumes(_ directory: String, otherFiles: [String] = []) -> VolumeIOError {
         let subdirectories = (try? CurationJobs.groups(in: directory)) ?? []
-        guard !subdirectories.isEmpty else {
-            return VolumeIOError(.io, directory, "the directory is empty: patchify3d takes a folder of volume files "
-                                 + "(TIFF, MRC, NRRD, NIfTI, HDF5, ...), one patch store per file")
+        let expected = "patchify3d takes a folder of volume files (TIFF, MRC, NRRD, NIfTI, HDF5, ...), one patch "
+            + "store per file"
+        if !otherFiles.isEmpty {
+            let names = otherFiles.map { ($0 as NSString).lastPathComponent }
+            return VolumeIOError(.io, directory, "no volume files here, only \(names.count) other file(s) "
+                                 + "(\(list(names))): \(expected)")
         }
+        guard !subdirectories.isEmpty else { return VolumeIOError(.io, directory, "the directory is empty: \(expected)") }
         let names = subdirectories.map { ($0 as NSString).lastPathComponent }
         return VolumeIOError(.io, directory, "no volume files here, only \(names.count) subfolder(s) "
                              + "(\(list(names))): patchify3d takes a folder of volume files; for folders of 2D "
@@ -38,29 +42,43 @@ enum InputProblems {
 
     /// patchify3d: two inputs whose names differ only in the extension would make the same store.
     static func checkUniqueDatasets(_ inputs: [String], output: String) throws {
-        let byDataset = Dictionary(grouping: inputs, by: { FileFormat.baseName(of: $0) })
-        let clashes = byDataset.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
-        guard !clashes.isEmpty else { return }
-        let lines = clashes.map { dataset, files in
-            files.map { ($0 as NSString).lastPathComponent }.joined(separator: " and ")
-                + " would both be stored as " + PatchStore.path(in: output, dataset: dataset)
-        }
-        let directory = (inputs[0] as NSString).deletingLastPathComponent
-        throw VolumeIOError(.invalidData, directory, "inputs with the same name: " + lines.joined(separator: "; ")
-                            + ". Rename or move one of each; nothing was written")
+        try refuseClashes(inputs, by: { FileFormat.baseName(of: $0) }, what: "inputs",
+                          verb: { " would both be stored as " + PatchStore.path(in: output, dataset: $0) },
+                          advice: "Rename or move one of each")
     }
 
     /// cleanup2d: two images of a group that would be saved under the same name (`a.jpg`, `a.bmp` → `a.png`).
-    static func checkUniqueCleanupNames(_ files: [String]) throws {
-        let byName = Dictionary(grouping: files, by: CurationJobs.cleanupName(of:))
-        let clashes = byName.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
+    /// In place, `a.png` beside `a.jpg` is what an earlier run made of `a.jpg` when it is not older than
+    /// it, so a rerun goes on (and converts `a.jpg` again).
+    static func checkUniqueCleanupNames(_ files: [String], inPlace: Bool) throws {
+        var images = files.filter { FileFormat.byExtension($0) != nil }
+        if inPlace {
+            func modified(_ path: String) -> Date {
+                ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
+            }
+            let byName = Dictionary(grouping: images, by: CurationJobs.cleanupName(of:))
+            let derived = byName.compactMap { name, sources -> String? in
+                guard let own = sources.first(where: { ($0 as NSString).lastPathComponent == name }), sources.count > 1,
+                      sources.allSatisfy({ $0 == own || modified(own) >= modified($0) }) else { return nil }
+                return own
+            }
+            images.removeAll { derived.contains($0) }
+        }
+        try refuseClashes(images, by: CurationJobs.cleanupName(of:), what: "images",
+                          verb: { " would both be saved as " + $0 }, advice: "Rename one of each")
+    }
+
+    /// Throws, naming every group, when two or more of `files` map to the same key.
+    private static func refuseClashes(_ files: [String], by key: (String) -> String, what: String,
+                                      verb: (String) -> String, advice: String) throws {
+        let clashes = Dictionary(grouping: files, by: key).filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
         guard !clashes.isEmpty else { return }
-        let lines = clashes.map { name, files in
-            files.map { ($0 as NSString).lastPathComponent }.joined(separator: " and ") + " would both be saved as " + name
+        let lines = clashes.map { name, group in
+            group.map { ($0 as NSString).lastPathComponent }.joined(separator: " and ") + verb(name)
         }
         let directory = (files[0] as NSString).deletingLastPathComponent
-        throw VolumeIOError(.invalidData, directory, "images with the same name: " + lines.joined(separator: "; ")
-                            + ". Rename one of each; nothing was written")
+        throw VolumeIOError(.invalidData, directory, "\(what) with the same name: " + lines.joined(separator: "; ")
+                            + ". \(advice); nothing was written")
     }
 
     /// The first few names, then a count.

@@ -68,8 +68,8 @@ public enum CurationJobs {
                                        progress: any ProgressReporter) -> DatasetOutcome? {
         guard PatchStore.isComplete(at: store) else { return nil }
         if afterWaiting {
-            progress.note("\(dataset): written by another cem process meanwhile (\(store)), skipping")
-            return DatasetOutcome(dataset: dataset, status: .skipped, message: "written by another process")
+            progress.note("\(dataset): complete after another cem process held it (\(store)), skipping")
+            return DatasetOutcome(dataset: dataset, status: .skipped, message: "store complete")
         }
         progress.note("\(dataset): already done (\(store)), skipping")
         return DatasetOutcome(dataset: dataset, status: .skipped, message: "store already complete")
@@ -102,7 +102,7 @@ public enum CurationJobs {
                 if let lock = try StoreLock.tryAcquire(forStore: stores[i].store) {
                     outcomes[i] = locked(i, lock, afterWaiting: false)
                 } else {
-                    progress.note("\(stores[i].dataset): another cem process is writing \(stores[i].store); "
+                    progress.note("\(stores[i].dataset): \(stores[i].store) is locked by another cem process; "
                                   + "doing the others first")
                     putOff.append(i)
                 }
@@ -128,8 +128,12 @@ public enum CurationJobs {
     /// that would make the same store (`a.nrrd` and `a.tif`).
     public static func patchify3D(directory: String, output: String, options: PatchifyOptions, jobs: Int,
                                   progress: any ProgressReporter) throws -> [DatasetOutcome] {
-        let inputs = try files(in: directory)
-        guard !inputs.isEmpty else { throw InputProblems.noVolumes(directory) }
+        let (inputs, others) = VolumeFile.volumeInputs(try files(in: directory))
+        guard !inputs.isEmpty else { throw InputProblems.noVolumes(directory, otherFiles: others) }
+        if !others.isEmpty {
+            progress.note("note: left out \(others.count) file(s) that are not volumes: "
+                          + InputProblems.list(others.map { ($0 as NSString).lastPathComponent }))
+        }
         try InputProblems.checkUniqueDatasets(inputs, output: output)
         try ensureDirectory(output)
         let stores = inputs.map { file -> (dataset: String, store: String) in
@@ -226,7 +230,7 @@ public enum CurationJobs {
                                  progress: any ProgressReporter) throws -> [DatasetOutcome] {
         let groups = try groups(in: directory)
         guard !groups.isEmpty else { throw InputProblems.noGroups(directory, command: "cleanup2d") }
-        for group in groups { try InputProblems.checkUniqueCleanupNames(try files(in: group)) }
+        for group in groups { try InputProblems.checkUniqueCleanupNames(try files(in: group), inPlace: output == nil) }
         return groups.map { group in
             let name = (group as NSString).lastPathComponent
             let destination = output.map { ($0 as NSString).appendingPathComponent(name) } ?? group

@@ -259,8 +259,7 @@ struct NGFFCropCommand: ParsableCommand {
         do {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: csv, isDirectory: &isDirectory) else {
-                Terminal.error("error: no such file: \(csv)")
-                throw ExitCode(1)
+                throw VolumeIOError(.io, csv, "no such file")
             }
             guard !isDirectory.boolValue else {
                 throw VolumeIOError(.io, csv, "is a directory; give the datasets CSV file (see docs/datasets.csv)")
@@ -270,8 +269,6 @@ struct NGFFCropCommand: ParsableCommand {
                 throw VolumeIOError(.io, csv, "cannot read the CSV: \(error.localizedDescription)")
             }
             datasets = try NGFFCrop.parseCSV(text, path: csv)
-        } catch let exit as ExitCode {
-            throw exit
         } catch {
             Terminal.error("error: \(error)")
             throw ExitCode(1)

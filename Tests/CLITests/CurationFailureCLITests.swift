@@ -187,7 +187,7 @@ struct CurationFailureCLITests {
 
         let missing = try CLI.run(["ngff-crop", root + "/datasets.csv", root + "/rois"])
         #expect(missing.status == 1)
-        #expect(missing.stderr == "error: no such file: \(root)/datasets.csv\n", "\(missing.stderr)")
+        #expect(missing.stderr == "error: \(root)/datasets.csv: no such file\n", "\(missing.stderr)")
         let help = try CLI.run(["ngff-crop", "--help"])
         #expect(help.stdout.contains("docs/datasets.csv"))
     }

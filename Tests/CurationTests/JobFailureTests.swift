@@ -211,8 +211,8 @@ struct JobFailureTests {
         while result.value == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         let outcomes = try #require(result.value).get()
         #expect(outcomes.map(\.status) == [.skipped])
-        #expect(recorder.notes.contains { $0.contains("another cem process is writing") })
-        #expect(recorder.notes.contains { $0.contains("written by another cem process") })
+        #expect(recorder.notes.contains { $0.contains("is locked by another cem process") })
+        #expect(recorder.notes.contains { $0.contains("complete after another cem process held it") })
         #expect(try PatchStore(path: store).meta()["source"] == "other")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/out") == ["v.patches.sqlite"])
     }

@@ -133,6 +133,25 @@ public enum VolumeFile {
                             "unrecognised format (supported: TIFF, PNG, JPEG, MRC, NRRD, NIfTI, HDF5 as FILE#DATASET)")
     }
 
+    /// Of `files` (one folder's listing), those that hold a volume or image of their own: files cem
+    /// recognises by extension or content, less the data files that detached NRRD headers among
+    /// them name (`vol.nhdr` + `vol.raw` is one volume). Notes, archives and the like are left out.
+    /// `others` are the files left out that are not such data files.
+    public static func volumeInputs(_ files: [String]) -> (volumes: [String], others: [String]) {
+        func canonical(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        let dataFiles = Set(files.filter { FileFormat.fileExtension(of: $0) == "nhdr" }
+            .compactMap { NRRDFormat.detachedDataFile(of: $0).map(canonical) })
+        var volumes: [String] = [], others: [String] = []
+        for file in files where !dataFiles.contains(canonical(file)) {
+            if FileFormat.byExtension(file) != nil || (try? detectFormat(file)) != nil {
+                volumes.append(file)
+            } else {
+                others.append(file)
+            }
+        }
+        return (volumes, others)
+    }
+
     /// Reads an image or volume. HDF5 datasets are named `FILE#DATASET`.
     public static func read(_ argument: String, limits: ReadLimits = .default) throws -> Volume {
         try openPlanes(argument, limits: limits).collect(name: splitDatasetPath(argument).file, limits: limits)

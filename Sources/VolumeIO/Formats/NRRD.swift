@@ -96,6 +96,9 @@ enum NRRDFormat {
             throw VolumeIOError(.unsupported, path,
                                 "NRRD with dimension \(dimension) and sizes '\(header.field("sizes") ?? "")' (need 2 to 4 axes)")
         }
+        guard sizes.allSatisfy({ $0 > 0 }) else {
+            throw VolumeIOError(.corrupt, path, "NRRD sizes '\(header.field("sizes") ?? "")' must all be positive")
+        }
         let kinds = (header.field("kinds") ?? "").split(separator: " ").map { $0.lowercased() }
         let order: ByteOrder = (header.field("endian") ?? "little").lowercased() == "big" ? .big : .little
         let encoding = (header.field("encoding") ?? "").lowercased()
@@ -114,7 +117,9 @@ enum NRRDFormat {
                                         spacing: spacing(header, spatialAxes: spatial), rank: spatial.count == 2 ? 2 : 3)
 
         let channels = channelAxis.map { sizes[$0] } ?? 1
-        let storedBytes = try RawLayout.byteCount(path, depth: depth * channels, height: height, width: width,
+        let (storedPlanes, overflow) = depth.multipliedReportingOverflow(by: channels)
+        guard !overflow else { throw VolumeIOError(.corrupt, path, "NRRD sizes '\(header.field("sizes") ?? "")' overflow") }
+        let storedBytes = try RawLayout.byteCount(path, depth: storedPlanes, height: height, width: width,
                                                   elementType: type)
         var dataFile = headerFile
         var dataPath = path
@@ -147,6 +152,15 @@ enum NRRDFormat {
         default:
             throw VolumeIOError(.unsupported, path, "NRRD encoding '\(encoding)' is not supported (raw, gzip)")
         }
+    }
+
+    /// The data file a detached NRRD header (`.nhdr`) names, resolved against the header's folder;
+    /// nil for attached data or a file that is not a readable NRRD header.
+    static func detachedDataFile(of path: String) -> String? {
+        guard let file = try? MappedFile(path: path), let header = try? parseHeader(path, bytes: file.bytes),
+              let detached = header.field("data file", "datafile") else { return nil }
+        return detached.hasPrefix("/")
+            ? detached : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(detached).path
     }
 
     /// A detached data file must be a plain file: a device (/dev/zero), a directory

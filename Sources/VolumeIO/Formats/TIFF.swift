@@ -49,7 +49,7 @@ enum TIFFFormat {
         let offsets = pages.map { Int($0.contiguous_data_offset) }
         if !offsets.contains(-1) {
             let file = try MappedFile(path: path)
-            if offsets.allSatisfy({ $0 + planeBytes <= file.size }) {
+            if offsets.allSatisfy({ $0 >= 0 && $0 <= file.size - planeBytes }) {
                 return Volume(depth: depth, height: height, width: width, elementType: type, spacing: spacing,
                               rank: rank, storage: file.storage(planeOffsets: offsets, planeByteCount: planeBytes))
                     .planeStream
