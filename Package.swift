@@ -106,7 +106,7 @@ let package = Package(
         // Helpers shared by the test targets (a loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["Torch", "TorchSave", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
-        .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave"]),
+        .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave", "TestSupport"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TorchSave", "TestSupport"]),
         .testTarget(name: "LabelServerTests", dependencies: [
@@ -115,6 +115,6 @@ let package = Package(
         .testTarget(name: "QualityFilterTests", dependencies: ["QualityFilter", "Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO", "CImagingKernels"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["VolumeIO"]),
+        .testTarget(name: "CLITests", dependencies: ["VolumeIO", "TestSupport"]),
     ]
 )

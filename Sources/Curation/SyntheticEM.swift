@@ -1,5 +1,6 @@
 import Foundation
 import VolumeIO
+import Imaging
 
 /// Deterministic synthetic EM-like volumes for demos and tests: cells with dark
 /// membranes, mitochondria with cristae, nuclei with chromatin and an envelope,
@@ -204,21 +205,6 @@ private struct Scene: Sendable {
     }
 }
 
-/// A small, fast, seedable generator (Vigna's SplitMix64): the same seed gives
-/// the same stream on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-}
+/// A small, fast, seedable generator (Vigna's SplitMix64): the same seed gives the same stream on
+/// every platform. One implementation serves curation and the augmentations.
+public typealias SplitMix64 = AugmentRandom

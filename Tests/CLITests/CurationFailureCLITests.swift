@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs several `cem` processes at once, with a deadline; output goes to files, so no pipe fills up.
 enum Concurrent {

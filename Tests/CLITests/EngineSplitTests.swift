@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `cem` never loads libtorch; the engine commands run in `cem-engine`, which `cem` execs.
 @Suite("engine-free start-up", .serialized)
@@ -17,7 +18,7 @@ struct EngineSplitTests {
 
     @Test("--version, info and patchify3d never load libtorch_cpu, nor FFmpeg")
     func curationWithoutEngine() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-engine-\(UUID().uuidString)").path
+        let directory = makeTemporaryDirectory("cem-engine")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/in", withIntermediateDirectories: true)
         let volume = directory + "/in/tiny.tif"
@@ -49,9 +50,8 @@ struct EngineSplitTests {
         #expect(bad.status == 64)
         #expect(bad.stderr.hasPrefix("error: ") && !bad.stderr.contains("Error:"))
         // A slice outside the volume is known only after opening it: one clear line, exit 1, no usage dump.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-slice-\(UUID().uuidString)").path
+        let directory = makeTemporaryDirectory("cem-slice")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         #expect(try CLI.run(["synth", directory + "/v.tif", "--shape", "4", "64", "64"]).status == 0)
         let slice = try CLI.run(["convert", directory + "/v.tif", directory + "/s.png", "--slice", "9"])
         #expect(slice.status == 1 && slice.stderr.contains("--slice 9 is outside 0..<4") && !slice.stderr.contains("Usage"))

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Folders as users have them: a detached NRRD pair and a note beside the volumes; a cleanup2d rerun in place.
 @Suite("cem on real-world input folders", .serialized)
 struct InputLayoutCLITests {
     func scratch() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cem-layout-\(UUID().uuidString)").path
+        let path = makeTemporaryDirectory("cem-layout")
         try FileManager.default.createDirectory(atPath: path + "/vols", withIntermediateDirectories: true)
         return path
     }

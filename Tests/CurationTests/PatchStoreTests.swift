@@ -24,19 +24,21 @@ struct PatchStoreTests {
         try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
         try Self.writeVolume(input, "iso.nrrd", seed: 1, spacing: Spacing(x: 8, y: 8, z: 8))
         try Self.writeVolume(input, "aniso.mrc", seed: 2, spacing: Spacing(x: 8, y: 8, z: 40))
-        try Data("not a volume".utf8).write(to: URL(fileURLWithPath: input + "/notes.txt"))
+        // A file named as a volume that is not one fails; a note beside the volumes is left out.
+        try Data("not a volume".utf8).write(to: URL(fileURLWithPath: input + "/bad.tif"))
+        try Data("acquisition notes".utf8).write(to: URL(fileURLWithPath: input + "/notes.txt"))
 
         let outcomes = try CurationJobs.patchify3D(directory: input, output: output, options: PatchifyOptions(),
                                                    jobs: 2, progress: SilentProgress())
-        #expect(outcomes.map(\.dataset) == ["aniso", "iso", "notes"])
-        #expect(outcomes.map(\.status) == [.written, .written, .failed])
+        #expect(outcomes.map(\.dataset) == ["aniso", "bad", "iso"])
+        #expect(outcomes.map(\.status) == [.written, .failed, .written])
 
         let store = try PatchStore(path: output + "/iso.patches.sqlite")
         let meta = try store.meta()
         #expect(meta["state"] == "complete")
         #expect(meta["axes_cut"] == "0 1 2")
-        #expect(Int(meta["patches_before_dedupe"]!) == outcomes[1].patchesBefore)
-        #expect(try store.count() == outcomes[1].patchesAfter)
+        #expect(Int(meta["patches_before_dedupe"]!) == outcomes[2].patchesBefore)
+        #expect(try store.count() == outcomes[2].patchesAfter)
         var names: [String] = []
         let source = try VolumeFile.read(input + "/iso.nrrd")
         var axesSeen = Set<Int>()
@@ -53,7 +55,7 @@ struct PatchStoreTests {
 
         let again = try CurationJobs.patchify3D(directory: input, output: output, options: PatchifyOptions(),
                                                 jobs: 2, progress: SilentProgress())
-        #expect(again.map(\.status) == [.skipped, .skipped, .failed])
+        #expect(again.map(\.status) == [.skipped, .failed, .skipped])
         #expect(!FileManager.default.fileExists(atPath: output + "/iso.patches.sqlite.partial"))
     }
 

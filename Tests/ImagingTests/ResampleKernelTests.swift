@@ -6,8 +6,13 @@ import Testing
 /// definition of Pillow's two passes, on random images of many sizes.
 @Suite("resampling fast paths equal the plain fixed-point definition")
 struct ResampleKernelTests {
-    /// Pillow's horizontal-then-vertical 8-bit resize written out directly (uint32 wrap-around sums).
+    /// Pillow's two 8-bit passes written out directly (uint32 wrap-around sums), in Pillow 13's order.
     func plainResize(_ image: GrayImage, width outWidth: Int, height outHeight: Int, filter: PillowFilter) -> GrayImage {
+        if GrayImage.pillowResamplesVerticallyFirst(inWidth: image.width, inHeight: image.height, outWidth: outWidth,
+                                                    outHeight: outHeight) {
+            return plainResize(plainResize(image, width: image.width, height: outHeight, filter: filter),
+                               width: outWidth, height: outHeight, filter: filter)
+        }
         func clip8(_ sum: UInt32) -> UInt8 { UInt8(clamping: max(0, Int32(bitPattern: sum) >> 22)) }
         var current = image
         if outWidth != image.width {

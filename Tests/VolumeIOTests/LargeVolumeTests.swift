@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import VolumeIO
 
 /// Issue 9 item 4: volumes larger than memory stream or stop cleanly; detached
@@ -146,7 +147,7 @@ struct LargeVolumeTests {
 
 /// The same through the `cem` binary: exit codes, messages, and peak memory well
 /// under the volume's size.
-@Suite("Large volumes through cem", .enabled(if: CLI.binary != nil, "needs the built cem executable"))
+@Suite("Large volumes through cem")
 struct LargeVolumeCLITests {
     static let megabyte = 1 << 20
     /// 256 MiB: large against cem's own footprint, small on disk (sparse) and quick to scan.

@@ -1,27 +1,37 @@
 import Foundation
-import Testing
 
-/// Runs the built `cem` binary and reports its exit status, output and peak
-/// resident memory (from wait4, so only that child's own peak counts).
-enum CLI {
-    /// The `cem` executable next to the test bundle (the build products directory), when built.
-    static let binary: String? = {
+/// Runs the built `cem` executable as a user would: exit status, standard output and error (through
+/// files, so a chatty child never blocks on a full pipe), and the child's own peak resident memory.
+public enum CLI {
+    /// `Tests/Fixtures`.
+    public static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+
+    /// The `cem` executable in the build products directory, next to the test bundle.
+    public static let binary: String = {
         var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
         candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
         return candidates.map { $0.appendingPathComponent("cem").path }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
+            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "cem"
     }()
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        /// Peak resident set size in bytes.
-        var peakRSS: Int
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        /// Peak resident set size in bytes (0 where not measured).
+        public var peakRSS: Int
+
+        public init(status: Int32, stdout: String, stderr: String, peakRSS: Int = 0) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+            self.peakRSS = peakRSS
+        }
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
-        let binary = try #require(binary)
+    /// `cem arguments...`, with `environment` added to this process's environment.
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cem-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -33,14 +43,16 @@ enum CLI {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, binary, &actions, nil, argv, envp)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS by hand (macros do not import); a signal reads as 128 + signal.
+        // WIFEXITED / WEXITSTATUS by hand (the macros do not import); a signal reads as 128 + signal.
         let signal = status & 0x7f
         let exit = signal == 0 ? (status >> 8) & 0xff : 128 + signal
         func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
