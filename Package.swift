@@ -74,8 +74,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Experiment runs: a local store (runs.sqlite) and export to an MLflow tracking server.
+        // Foundation + GRDB only, so `cem` can show and push runs without the engine.
+        .target(name: "Tracking", dependencies: ["Reporting", .product(name: "GRDB", package: "GRDB.swift")]),
         // The patch-quality filter: the engine applied to curation's patch stores.
-        .target(name: "QualityFilter", dependencies: ["Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "Reporting"]),
+        .target(name: "QualityFilter", dependencies: ["Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "Reporting", "Tracking"]),
         // The labelling web page (loopback only).
         .target(name: "LabelServer", dependencies: [
             "Curation", "Imaging", "VolumeIO", .product(name: "Hummingbird", package: "hummingbird"),
@@ -89,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "cem",
             dependencies: [
-                "CLISupport", "VolumeIO", "Curation", "Reporting", "TorchSave", "LabelServer",
+                "CLISupport", "VolumeIO", "Curation", "Reporting", "TorchSave", "LabelServer", "Tracking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -97,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "cem-engine",
             dependencies: [
-                "CLISupport", "QualityFilter", "Torch", "TorchSave",
+                "CLISupport", "QualityFilter", "Torch", "TorchSave", "Tracking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -116,5 +119,9 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO", "CImagingKernels"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO", "TestSupport"]),
+        .testTarget(name: "TrackingTests", dependencies: [
+            "Tracking", "Reporting", "TestSupport", "QualityFilter", "Curation", "TorchSave", "VolumeIO",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ]
 )

@@ -47,25 +47,27 @@ enum InputProblems {
                           advice: "Rename or move one of each")
     }
 
-    /// cleanup2d: two images of a group that would be saved under the same name (`a.jpg`, `a.bmp` → `a.png`).
-    /// In place, `a.png` beside `a.jpg` is what an earlier run made of `a.jpg` when it is not older than
-    /// it, so a rerun goes on (and converts `a.jpg` again).
-    static func checkUniqueCleanupNames(_ files: [String], inPlace: Bool) throws {
-        var images = files.filter { FileFormat.byExtension($0) != nil }
+    /// cleanup2d: the files of a group to convert. Two images that would be saved under the same name
+    /// (`a.jpg`, `a.bmp` → `a.png`) are refused. In place, `a.png` beside `a.jpg` is what an earlier run
+    /// made of `a.jpg` when it is not older than it: it is left out (converting `a.jpg` makes it again),
+    /// so a rerun goes on instead of writing `a.png` twice.
+    static func cleanupInputs(_ files: [String], inPlace: Bool) throws -> [String] {
+        var inputs = files
         if inPlace {
             func modified(_ path: String) -> Date {
                 ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
             }
-            let byName = Dictionary(grouping: images, by: CurationJobs.cleanupName(of:))
-            let derived = byName.compactMap { name, sources -> String? in
-                guard let own = sources.first(where: { ($0 as NSString).lastPathComponent == name }), sources.count > 1,
+            let images = files.filter { FileFormat.byExtension($0) != nil }
+            let derived = Dictionary(grouping: images, by: CurationJobs.cleanupName(of:)).compactMap { name, sources -> String? in
+                guard sources.count > 1, let own = sources.first(where: { ($0 as NSString).lastPathComponent == name }),
                       sources.allSatisfy({ $0 == own || modified(own) >= modified($0) }) else { return nil }
                 return own
             }
-            images.removeAll { derived.contains($0) }
+            inputs.removeAll { derived.contains($0) }
         }
-        try refuseClashes(images, by: CurationJobs.cleanupName(of:), what: "images",
-                          verb: { " would both be saved as " + $0 }, advice: "Rename one of each")
+        try refuseClashes(inputs.filter { FileFormat.byExtension($0) != nil }, by: CurationJobs.cleanupName(of:),
+                          what: "images", verb: { " would both be saved as " + $0 }, advice: "Rename one of each")
+        return inputs
     }
 
     /// Throws, naming every group, when two or more of `files` map to the same key.

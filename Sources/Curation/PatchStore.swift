@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Imaging
 import VolumeIO
+import Reporting
 
 /// cem's patch store: one SQLite file per dataset (`<dataset>.patches.sqlite`)
 /// holding the kept patches (pixels, location, dHash) and a `meta` table
@@ -12,7 +13,7 @@ import VolumeIO
 /// claims to be complete; a rerun skips complete stores and redoes the rest.
 public final class PatchStore: Sendable {
     public static let fileSuffix = ".patches.sqlite"
-    public static let toolVersion = "cem 0.1.0"
+    public static let toolVersion = "cem \(CEMVersion.string)"
     /// Meta key listing the inputs `patchify2d --skip-unreadable` left out ("file\terror" per line).
     public static let skippedUnreadableKey = "skipped_unreadable"
 

@@ -230,15 +230,16 @@ public enum CurationJobs {
                                  progress: any ProgressReporter) throws -> [DatasetOutcome] {
         let groups = try groups(in: directory)
         guard !groups.isEmpty else { throw InputProblems.noGroups(directory, command: "cleanup2d") }
-        for group in groups { try InputProblems.checkUniqueCleanupNames(try files(in: group), inPlace: output == nil) }
-        return groups.map { group in
+        // Per group, the images to convert: refused up front on a name clash; in place, an earlier run's
+        // outputs (a.png beside a.mrc) are made again from their sources, not converted as inputs too.
+        let inputs = try groups.map { try InputProblems.cleanupInputs(try files(in: $0), inPlace: output == nil) }
+        return zip(groups, inputs).map { group, paths in
             let name = (group as NSString).lastPathComponent
             let destination = output.map { ($0 as NSString).appendingPathComponent(name) } ?? group
             var outcome = DatasetOutcome(dataset: name, status: .written)
             var failures: [String] = []
             do {
                 try ensureDirectory(destination)
-                let paths = try files(in: group)
                 progress.begin("\(name): \(paths.count) images", total: paths.count)
                 defer { progress.end() }
                 let errors = ParallelMap.map(paths, jobs: jobs) { path -> String? in

@@ -6,6 +6,7 @@ import NN
 import Reporting
 import Torch
 import TorchSave
+import Tracking
 import VolumeIO
 
 /// `cem train-classifier`: fits the patch-quality ResNet34 to labelled patches
@@ -21,6 +22,9 @@ public enum TrainClassifier {
         public var imagenetWeights: String?
         /// Network input size (224 as the reference; smaller only for tests).
         public var imageSize = 224
+        /// Where the run is recorded (default OUT/runs.sqlite) and sent (an MLflow server, if any).
+        public var tracking = TrackingOptions()
+        public static let defaultExperiment = "patch_quality_classifier"
         public init() {}
     }
 
@@ -31,6 +35,10 @@ public enum TrainClassifier {
         public var validationAccuracy: Double
         public var auc: Double
         public var confusion: (tn: Int, fp: Int, fn: Int, tp: Int)
+        /// The run in the local store, and on the MLflow server when it reached one.
+        public var runID: String
+        public var remoteRunID: String?
+        public var runsPath: String
     }
 
     /// (path, label) pairs from a CSV (`path,label`) or from the reference's pair of
@@ -111,6 +119,36 @@ public enum TrainClassifier {
         let order = Dedupe.seededOrder(count: labelled.count, seed: options.seed)
         let validationCount = max(1, Int((Double(labelled.count) * options.validationFraction).rounded(.up)))
         let validation = Array(order.prefix(validationCount)), training = Array(order.dropFirst(validationCount))
+        let tracker = try Tracker(options.tracking, defaultStore: (output as NSString).appendingPathComponent(RunStore.defaultName),
+                                  progress: progress)
+        let params: [(String, String)] = [
+            ("architecture", "resnet34"), ("epochs", "\(options.epochs)"), ("batch_size", "\(options.batch)"),
+            ("learning_rate", "\(options.learningRate)"), ("optim", "Adam"), ("seed", "\(options.seed)"),
+            ("validation_fraction", "\(options.validationFraction)"), ("image_size", "\(options.imageSize)"),
+            ("pretraining", options.imagenetWeights.map { ($0 as NSString).lastPathComponent } ?? "random_init"),
+            ("finetune_layer", "layer4"), ("labelled_patches", "\(labelled.count)"), ("train_patches", "\(training.count)"),
+            ("valid_patches", "\(validation.count)"), ("labels", labels.joined(separator: " ")),
+        ]
+        try tracker.start(experiment: options.tracking.experiment ?? Options.defaultExperiment, runName: options.tracking.runName,
+                          params: params, commandLine: options.tracking.commandLine)
+        do {
+            var result = try train(labelled: labelled, images: images, training: training, validation: validation,
+                                   output: output, options: options, tracker: tracker, progress: progress)
+            for file in labels { try tracker.logArtifact(file) }
+            for file in [result.metricsPath, result.rocPath] { try tracker.logArtifact(file) }
+            try tracker.finish(.finished)
+            result.remoteRunID = tracker.remoteRunID
+            return result
+        } catch {
+            try? tracker.finish(.failed)
+            throw error
+        }
+    }
+
+    /// The training proper, once the data is loaded and the run started.
+    private static func train(labelled: [(path: String, good: Bool)], images: [GrayImage], training: [Int], validation: [Int],
+                              output: String, options: Options, tracker: Tracker,
+                              progress: any ProgressReporter) throws -> Result {
         let model = try self.model(options)
         let trainable = model.namedParameters().filter { $0.1.tensor.requiresGrad }.map(\.1)
         let optimizer = Adam(parameters: trainable, learningRate: options.learningRate)
@@ -160,8 +198,12 @@ public enum TrainClassifier {
                               validationAccuracy)
             progress.note(line)
             log.append(line)
+            try tracker.log(metrics: [("train_loss", lossSum / Double(batches)), ("train_accuracy", Double(correct) / Double(max(seen, 1))),
+                                      ("valid_loss", validationLoss), ("valid_accuracy", validationAccuracy)], step: epoch)
         }
         let weightsPath = (output as NSString).appendingPathComponent("patch_quality_classifier.pth")
+        // A flat state dict, as the reference's train_patch_classifier.py saves it and its classify_nn.py
+        // loads it (`load_state_dict(torch.load(path))`); the run is found through OUT/runs.sqlite.
         try PyTorchWriter.save(.dict(model.stateDictValue()), to: weightsPath)
         let truth = validation.map { labelled[$0].good }
         let (_, scores) = try evaluate(model, images: validation.map { images[$0] }, labels: truth, size: size, batch: options.batch)
@@ -186,8 +228,12 @@ public enum TrainClassifier {
             String(format: "accuracy: %.4f", accuracy), String(format: "ROC AUC: %.4f", auc),
         ]
         try AtomicFile.write(to: metricsPath) { try $0.write(contentsOf: Data((metrics.joined(separator: "\n") + "\n").utf8)) }
+        try tracker.log(metrics: [("valid_auc", auc), ("valid_true_positives", Double(confusion.tp)),
+                                  ("valid_true_negatives", Double(confusion.tn)), ("valid_false_positives", Double(confusion.fp)),
+                                  ("valid_false_negatives", Double(confusion.fn))], step: options.epochs)
         return Result(weightsPath: weightsPath, rocPath: rocPath, metricsPath: metricsPath, validationAccuracy: accuracy,
-                      auc: auc, confusion: confusion)
+                      auc: auc, confusion: confusion, runID: tracker.runID!, remoteRunID: tracker.remoteRunID,
+                      runsPath: tracker.store.path)
     }
 
     static func evaluate(_ model: ResNet, images: [GrayImage], labels: [Bool], size: Int,

@@ -29,7 +29,8 @@ public enum AtomicFile {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw VolumeIOError(.io, path, "output directory \(directory) does not exist")
         }
-        let temporary = directory + "/." + url.lastPathComponent + ".partial-\(getpid())"
+        // Unique per call: two threads (or processes) writing the same target must not share a temporary.
+        let temporary = directory + "/." + url.lastPathComponent + ".partial-\(getpid())-\(UUID().uuidString.prefix(8))"
         do {
             try body(temporary)
             guard rename(temporary, path) == 0 else {

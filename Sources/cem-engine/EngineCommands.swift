@@ -4,6 +4,7 @@ import Foundation
 import QualityFilter
 import Torch
 import TorchSave
+import Tracking
 
 @main
 enum EngineEntry {
@@ -79,9 +80,17 @@ struct TrainClassifierCommand: ParsableCommand {
             random), frozen except layer4 and fc; BCE-with-logits; Adam, lr 1e-3. Batches are \
             prepared on another thread while the network trains.
 
-            Writes OUT/patch_quality_classifier.pth (for `cem classify --weights` and PyTorch), \
-            OUT/metrics.txt (per-epoch loss/accuracy, confusion matrix, accuracy, AUC) and \
+            Writes OUT/patch_quality_classifier.pth (for `cem classify --weights`; in PyTorch the \
+            weights are under 'state_dict', next to the run's 'run_id', as the reference's training \
+            checkpoints), OUT/metrics.txt (per-epoch loss/accuracy, confusion matrix, accuracy, AUC) and \
             OUT/patch_quality_roc_curve.png.
+
+            The run is recorded in OUT/runs.sqlite (or --runs FILE): params (architecture, epochs, \
+            batch_size, learning_rate, seed, ...), per-epoch train_loss / train_accuracy / valid_loss / \
+            valid_accuracy, valid_auc, and the labels, metrics.txt and the ROC plot as artifacts; see it with \
+            `cem runs show`. With --tracking-uri (or MLFLOW_TRACKING_URI) the same run goes to that MLflow \
+            server as it trains; if the server is unreachable, training goes on and `cem runs push` sends \
+            the run later.
 
             Example: cem train-classifier labels.csv --out classifier/ --imagenet-weights resnet34-b627a593.pth
             """)
@@ -93,9 +102,18 @@ struct TrainClassifierCommand: ParsableCommand {
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Seed of the split, the augmentations and the initial weights.") var seed: UInt64 = 1227
     @Option(help: "libtorch threads (default: all cores).") var threads: Int?
+    @Option(help: ArgumentHelp("The runs store to record the run in (default: OUT/runs.sqlite).", valueName: "file"))
+    var runs: String?
+    @Option(help: ArgumentHelp("An MLflow tracking server to send the run to (default: $MLFLOW_TRACKING_URI).", valueName: "uri"))
+    var trackingUri: String?
+    @Option(help: "MLflow experiment name.") var experiment = TrainClassifier.Options.defaultExperiment
 
     func validate() throws {
         guard epochs >= 1, batch >= 1 else { throw ValidationError("--epochs and --batch must be at least 1") }
+        guard !experiment.isEmpty else { throw ValidationError("--experiment must not be empty") }
+        do { _ = try MLflowServer.resolve(option: trackingUri) } catch let error as TrackingError {
+            throw ValidationError(error.message)
+        }
     }
 
     func run() throws {
@@ -105,12 +123,17 @@ struct TrainClassifierCommand: ParsableCommand {
         options.batch = batch
         options.seed = seed
         options.imagenetWeights = imagenetWeights
+        options.tracking.store = runs
+        options.tracking.experiment = experiment
         do {
+            options.tracking.server = try MLflowServer.resolve(option: trackingUri)
             let result = try TrainClassifier.run(labels: labels, output: out, options: options, progress: TerminalProgress())
             let c = result.confusion
             print("weights: \(result.weightsPath)")
             print("validation: TP \(c.tp) TN \(c.tn) FP \(c.fp) FN \(c.fn), accuracy \(String(format: "%.3f", result.validationAccuracy)), AUC \(String(format: "%.3f", result.auc))")
             print("ROC curve: \(result.rocPath); metrics: \(result.metricsPath)")
+            print("run: \(result.runID) in \(result.runsPath)"
+                  + (result.remoteRunID.map { "; MLflow run \($0) at \(options.tracking.server!.uri)" } ?? ""))
         } catch {
             Terminal.error("error: \(error)")
             throw ExitCode(1)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLISupport
+import Reporting
 
 @main
 enum Entry {
@@ -11,7 +12,7 @@ enum Entry {
 }
 
 struct CEM: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = CEMVersion.string
 
     static let configuration = CommandConfiguration(
         commandName: "cem",
@@ -38,6 +39,7 @@ struct CEM: AsyncParsableCommand {
                 Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, EngineClassify.self, Export.self, Stats.self,
                 Report.self, EngineTrainClassifier.self, Label.self,
             ]),
+            CommandGroup(name: "Training runs", subcommands: [Runs.self]),
             CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [
                 Reconstruct3D.self, MRC2Byte.self, BinVol.self, CropROIs.self, Vid2Stack.self, NGFFCropCommand.self,

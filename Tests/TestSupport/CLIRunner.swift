@@ -19,7 +19,7 @@ public enum CLI {
         public var status: Int32
         public var stdout: String
         public var stderr: String
-        /// Peak resident set size in bytes (0 where not measured).
+        /// Peak resident set size in bytes, as cem reports it (`CEM_REPORT_PEAK_RSS`); 0 if it did not.
         public var peakRSS: Int
 
         public init(status: Int32, stdout: String, stderr: String, peakRSS: Int = 0) {
@@ -43,19 +43,28 @@ public enum CLI {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
-        let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        // The child's own peak: wait4's ru_maxrss would include this test process's memory, which a
+        // posix_spawn child shares until exec.
+        let variables = ProcessInfo.processInfo.environment.merging(["CEM_REPORT_PEAK_RSS": "1"]) { _, new in new }
+            .merging(environment) { _, new in new }
         let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in argv + envp { free(pointer) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, binary, &actions, nil, argv, envp)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED / WEXITSTATUS by hand (the macros do not import); a signal reads as 128 + signal.
         let signal = status & 0x7f
         let exit = signal == 0 ? (status >> 8) & 0xff : 128 + signal
         func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-        return Result(status: exit, stdout: text(outPath), stderr: text(errPath), peakRSS: Int(usage.ru_maxrss) * 1024)
+        var stderr = text(errPath), peak = 0
+        let marker = "cem: peak resident memory "
+        if let range = stderr.range(of: marker, options: .backwards) {
+            peak = (Int(stderr[range.upperBound...].prefix { $0.isNumber }) ?? 0) * 1024
+            let lineEnd = stderr[range.upperBound...].firstIndex(of: "\n").map { stderr.index(after: $0) } ?? stderr.endIndex
+            stderr.removeSubrange(range.lowerBound..<lineEnd)
+        }
+        return Result(status: exit, stdout: text(outPath), stderr: stderr, peakRSS: peak)
     }
 }
