@@ -134,6 +134,24 @@ public final class SwAVResNet: Module, @unchecked Sendable {
         return (embedding, try prototypes(embedding))
     }
 
+    /// The multi-crop forward of the reference (`resnet.py:308-323`): consecutive crops of the same
+    /// width go through the backbone together (their batch-norm statistics are shared), then the
+    /// head runs once over every crop, so its BatchNorm1d sees all of them. Returns the embeddings and
+    /// prototype scores of all crops, in crop order (crop 0's batch first).
+    public func embedAndScore(crops: [Tensor]) throws -> (embedding: Tensor, scores: Tensor) {
+        guard !crops.isEmpty else { throw NNError.invalid("SwAV needs at least one crop") }
+        var features: [Tensor] = []
+        var start = 0
+        while start < crops.count {
+            var end = start + 1
+            while end < crops.count && crops[end].shape.last == crops[start].shape.last { end += 1 }
+            features.append(try trunk(Tensor.cat(Array(crops[start..<end]), dim: 0)))
+            start = end
+        }
+        let embedding = try Functional.normalize(projection(Tensor.cat(features, dim: 0)), dim: 1)
+        return (embedding, try prototypes(embedding))
+    }
+
     /// Keeps prototypes on the unit sphere (done before each step in SwAV).
     public func normalizePrototypes() throws {
         try withNoGrad { try prototypes.weight.tensor.copy_(Functional.normalize(prototypes.weight.tensor, dim: 1)) }
