@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // C shims over libpng, libjpeg, libhdf5, zlib and libtiff's error hooks:
@@ -79,6 +80,12 @@ let package = Package(
         .target(name: "Tracking", dependencies: ["Reporting", .product(name: "GRDB", package: "GRDB.swift")]),
         // The patch-quality filter: the engine applied to curation's patch stores.
         .target(name: "QualityFilter", dependencies: ["Curation", "Imaging", "NN", "Torch", "TorchSave", "VolumeIO", "Reporting", "Tracking"]),
+        // Training pipelines shared by pretraining and fine-tuning: data sources, prefetching, the
+        // reference's configs, trainers (MoCoV2 today).
+        .target(name: "Training", dependencies: [
+            "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Curation", "Tracking", "Reporting",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // The labelling web page (loopback only).
         .target(name: "LabelServer", dependencies: [
             "Curation", "Imaging", "VolumeIO", .product(name: "Hummingbird", package: "hummingbird"),
@@ -100,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "cem-engine",
             dependencies: [
-                "CLISupport", "QualityFilter", "Torch", "TorchSave", "Tracking",
+                "CLISupport", "QualityFilter", "Training", "Torch", "TorchSave", "Tracking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -119,6 +126,9 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "VolumeIO", "CImagingKernels"]),
         .testTarget(name: "CurationTests", dependencies: ["Curation", "Imaging", "VolumeIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["VolumeIO", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: [
+            "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Curation", "Tracking", "Reporting", "TestSupport",
+        ]),
         .testTarget(name: "TrackingTests", dependencies: [
             "Tracking", "Reporting", "TestSupport", "QualityFilter", "Curation", "TorchSave", "VolumeIO",
             .product(name: "GRDB", package: "GRDB.swift"),

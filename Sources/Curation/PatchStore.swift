@@ -103,6 +103,34 @@ public final class PatchStore: Sendable {
         try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM patches") ?? 0 }
     }
 
+    /// Row ids of the patches in stored order, only those scored above `minimumScore` when given
+    /// (unscored patches are kept: the quality filter has not run on them).
+    public func patchIDs(minimumScore: Double? = nil) throws -> [Int64] {
+        try database.read { db in
+            if let minimumScore {
+                return try Int64.fetchAll(db, sql: "SELECT id FROM patches WHERE score IS NULL OR score > ? ORDER BY id",
+                                          arguments: [minimumScore])
+            }
+            return try Int64.fetchAll(db, sql: "SELECT id FROM patches ORDER BY id")
+        }
+    }
+
+    /// One patch's pixels by row id (random access for training; safe from several threads).
+    public func image(id: Int64) throws -> GrayImage {
+        try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT height, width, pixels FROM patches WHERE id = ?",
+                                             arguments: [id]) else {
+                throw VolumeIOError(.corrupt, path, "no patch with id \(id)")
+            }
+            let height: Int = row["height"], width: Int = row["width"]
+            let pixels = [UInt8](row["pixels"] as Data)
+            guard height > 0, width > 0, pixels.count == height * width else {
+                throw VolumeIOError(.corrupt, path, "patch \(id) has \(pixels.count) bytes for \(width)x\(height)")
+            }
+            return GrayImage(width: width, height: height, pixels: pixels)
+        }
+    }
+
     /// Streams the patches in stored (dedupe walk) order without loading them all.
     public func forEach(_ body: (StoredPatch) throws -> Void) throws {
         try database.read { db in

@@ -16,7 +16,7 @@ struct CEMEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cem",
         abstract: "cem's engine commands (libtorch); run them as `cem <command>`.",
-        subcommands: [Classify.self, TrainClassifierCommand.self]
+        subcommands: [Classify.self, TrainClassifierCommand.self, Pretrain.self]
     )
 }
 
@@ -80,9 +80,8 @@ struct TrainClassifierCommand: ParsableCommand {
             random), frozen except layer4 and fc; BCE-with-logits; Adam, lr 1e-3. Batches are \
             prepared on another thread while the network trains.
 
-            Writes OUT/patch_quality_classifier.pth (for `cem classify --weights`; in PyTorch the \
-            weights are under 'state_dict', next to the run's 'run_id', as the reference's training \
-            checkpoints), OUT/metrics.txt (per-epoch loss/accuracy, confusion matrix, accuracy, AUC) and \
+            Writes OUT/patch_quality_classifier.pth (a flat state dict, for `cem classify --weights` and \
+            the reference's classify_nn.py), OUT/metrics.txt (per-epoch loss/accuracy, confusion matrix, accuracy, AUC) and \
             OUT/patch_quality_roc_curve.png.
 
             The run is recorded in OUT/runs.sqlite (or --runs FILE): params (architecture, epochs, \

@@ -39,7 +39,7 @@ struct CEM: AsyncParsableCommand {
                 Cleanup2D.self, Patchify2D.self, Patchify3D.self, DHashCommand.self, EngineClassify.self, Export.self, Stats.self,
                 Report.self, EngineTrainClassifier.self, Label.self,
             ]),
-            CommandGroup(name: "Training runs", subcommands: [Runs.self]),
+            CommandGroup(name: "Train (pretraining) and training runs", subcommands: [EnginePretrain.self, Runs.self]),
             CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [
                 Reconstruct3D.self, MRC2Byte.self, BinVol.self, CropROIs.self, Vid2Stack.self, NGFFCropCommand.self,
@@ -52,6 +52,10 @@ struct CEM: AsyncParsableCommand {
 // before parsing, so these never run.
 struct EngineClassify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "classify", abstract: EngineCommands.abstract("classify"))
+}
+
+struct EnginePretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pretrain", abstract: EngineCommands.abstract("pretrain"))
 }
 
 struct EngineTrainClassifier: ParsableCommand {

@@ -44,6 +44,16 @@ struct EngineSplitTests {
         #expect(missing.status == 1 && missing.stderr.contains("/nonexistent/cem-engine") && missing.stderr.contains("CEM_ENGINE"))
     }
 
+    @Test("cem pretrain mocov2 runs in the engine: help, and a missing config is one clear error")
+    func pretrainCommand() throws {
+        let help = try CLI.run(["pretrain", "mocov2", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("mocov2_config.yaml") && help.stdout.contains("Example"))
+        let missing = try CLI.run(["pretrain", "mocov2", "/nonexistent/mocov2_config.yaml"])
+        #expect(missing.status == 1 && missing.stderr == "error: /nonexistent/mocov2_config.yaml: no such file\n",
+                "\(missing.stderr)")
+        #expect(try CLI.run(["--help"]).stdout.contains("pretrain"))
+    }
+
     @Test("usage errors use one style (error: ...) and exit 64")
     func errorStyle() throws {
         let bad = try CLI.run(["info"])
