@@ -8,7 +8,7 @@ public enum EngineCommands {
     public static let all: [(name: String, abstract: String)] = [
         ("classify", "Keep the informative patches: score every patch with the ResNet34 quality classifier."),
         ("train-classifier", "Train the patch-quality classifier on patches labelled good / bad."),
-        ("pretrain", "Learn EM features without labels: MoCoV2 on curated patches or patch stores."),
+        ("pretrain", "Learn EM features without labels: MoCoV2 or SwAV on curated patches or patch stores."),
     ]
 
     public static func abstract(_ name: String) -> String { all.first { $0.name == name }!.abstract }

@@ -14,32 +14,43 @@ public enum SelfSupervised {
         try Functional.crossEntropy(logits, target: Tensor.zeros([logits.shape[0]], dtype: .int64))
     }
 
-    /// SwAV's swapped-prediction loss (`train_swav.py:334-373`, no queue): `scores` holds every crop's
-    /// batch of `batch` rows in crop order; for each crop in `cropsForAssign`, codes q = Sinkhorn of its
-    /// scores (no gradient) are predicted from every other crop: −mean Σ q · log_softmax(scores_v / T),
-    /// averaged over the other crops and then over the assigned crops. Returns the loss and the codes.
+    /// SwAV's swapped-prediction loss (`train_swav.py:334-373`), no queue: `scores` holds every crop's
+    /// batch of `batch` rows in crop order; for each crop in `cropsForAssign` the codes are the Sinkhorn of
+    /// its own scores. Returns the loss and the codes.
     public static func swavLoss(scores: Tensor, batch: Int, crops: Int, cropsForAssign: [Int] = [0, 1],
                                 temperature: Double = 0.1, epsilon: Double = 0.05,
                                 sinkhornIterations: Int = 3) throws -> (loss: Tensor, assignments: [Tensor]) {
-        guard crops > 1, scores.shape.first == batch * crops, cropsForAssign.allSatisfy({ (0..<crops).contains($0) }),
-              !cropsForAssign.isEmpty else {
+        let codes = try cropsForAssign.map { crop in
+            try sinkhorn(scores.sliced(dim: 0, (batch * crop)..<(batch * (crop + 1))).detached(), epsilon: epsilon,
+                         iterations: sinkhornIterations)
+        }
+        let loss = try swavLoss(scores: scores, codes: codes, batch: batch, crops: crops, cropsForAssign: cropsForAssign,
+                                temperature: temperature)
+        return (loss, codes)
+    }
+
+    /// The loss for given codes (one per crop of `cropsForAssign`, e.g. computed with a queue): each is
+    /// predicted from every other crop, −mean Σ q · log_softmax(scores_v / T), averaged over the other
+    /// crops and then over the assigned crops.
+    public static func swavLoss(scores: Tensor, codes: [Tensor], batch: Int, crops: Int, cropsForAssign: [Int],
+                                temperature: Double) throws -> Tensor {
+        guard crops > 1, scores.shape.first == batch * crops, codes.count == cropsForAssign.count,
+              cropsForAssign.allSatisfy({ (0..<crops).contains($0) }), !cropsForAssign.isEmpty else {
             throw NNError.invalid("SwAV loss: \(scores.shape) scores for \(crops) crops of \(batch), assigning \(cropsForAssign)")
         }
-        func rows(_ crop: Int) throws -> Tensor { try scores.sliced(dim: 0, (batch * crop)..<(batch * (crop + 1))) }
-        var loss: Tensor?, assignments: [Tensor] = []
-        for crop in cropsForAssign {
-            let q = try sinkhorn(rows(crop).detached(), epsilon: epsilon, iterations: sinkhornIterations)
-            assignments.append(q)
+        var loss: Tensor?
+        for (crop, q) in zip(cropsForAssign, codes) {
             var subloss: Tensor?
             for other in 0..<crops where other != crop {
-                let logProbabilities = try Functional.logSoftmax(rows(other).divided(by: temperature), dim: 1)
+                let rows = try scores.sliced(dim: 0, (batch * other)..<(batch * (other + 1)))
+                let logProbabilities = try Functional.logSoftmax(rows.divided(by: temperature), dim: 1)
                 let term = try q.multiplied(by: logProbabilities).sum([1]).mean().negated()
                 subloss = try subloss.map { try $0.adding(term) } ?? term
             }
             let part = try subloss!.divided(by: Double(crops - 1))
             loss = try loss.map { try $0.adding(part) } ?? part
         }
-        return (try loss!.divided(by: Double(cropsForAssign.count)), assignments)
+        return try loss!.divided(by: Double(cropsForAssign.count))
     }
 
     /// SwAV's Sinkhorn-Knopp (world size 1): equal-partition soft codes for

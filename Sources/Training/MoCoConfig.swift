@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The reference's `mocov2_config.yaml`, read unchanged: every key of REFERENCE-TRAINING.md 1.2 with the
 /// reference's value as the default. Keys the file does not set are listed (`defaulted`), keys cem does
@@ -40,85 +39,55 @@ public struct MoCoConfig: Sendable, Equatable {
 
     public init() {}
 
-    static let knownKeys: Set<String> = [
-        "experiment_name", "data_file", "data_path", "model_dir", "arch", "workers", "epochs", "save_freq", "print_freq",
-        "batch_size", "lr", "schedule", "momentum", "weight_decay", "resume", "world_size", "rank", "dist_url",
-        "dist_backend", "multiprocessing_distributed", "moco_dim", "moco_k", "moco_m", "moco_t", "mlp", "cos", "logging",
-        "norms", "crop_size", "seed", "gpu",
-    ]
-
-    public enum ConfigError: Error, CustomStringConvertible {
-        case invalid(String, String)
-        public var description: String {
-            switch self { case .invalid(let path, let message): "\(path): \(message)" }
-        }
-    }
-
     /// Reads a YAML file; relative data and model paths stay as written (resolved from the working
     /// directory, as the reference does).
     public static func load(_ path: String) throws -> MoCoConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError.invalid(path, FileManager.default.fileExists(atPath: path) ? "cannot read: \(error.localizedDescription)" : "no such file")
-        }
-        let yaml: Any?
-        do { yaml = try Yams.load(yaml: text) } catch { throw ConfigError.invalid(path, "not valid YAML: \(error)") }
-        guard let values = yaml as? [String: Any] else { throw ConfigError.invalid(path, "expected a mapping of keys to values") }
-        return try MoCoConfig(values, path: path)
+        var reader = try ConfigReader.load(path)
+        var config = MoCoConfig()
+        try config.read(&reader)
+        return config
     }
 
-    init(_ values: [String: Any], path: String) throws {
-        func value<T>(_ key: String, _ convert: (Any) -> T?) throws -> T? {
-            guard let raw = values[key], !(raw is NSNull) else { return nil }
-            guard let converted = convert(raw) else { throw ConfigError.invalid(path, "'\(key)': unexpected value \(raw)") }
-            return converted
+    mutating func read(_ r: inout ConfigReader) throws {
+        typealias C = ConfigReader
+        try r.set("experiment_name", &experimentName, C.string)
+        // The reference's code reads data_path; its YAML sets data_file.
+        if let data = try r.value("data_path", C.string) ?? r.value("data_file", C.string) { dataPaths = [data] }
+        try r.set("model_dir", &modelDirectory, C.string)
+        try r.set("arch", &arch, C.string)
+        try r.set("workers", &workers, C.int)
+        try r.set("epochs", &epochs, C.int)
+        try r.set("save_freq", &saveFrequency, C.int)
+        try r.set("print_freq", &printFrequency, C.int)
+        try r.set("batch_size", &batchSize, C.int)
+        try r.set("lr", &learningRate, C.double)
+        try r.set("schedule", &schedule, C.ints)
+        try r.set("momentum", &momentum, C.double)
+        try r.set("weight_decay", &weightDecay, C.double)
+        try r.set("resume", &resume, C.string)
+        try r.set("moco_dim", &dim, C.int)
+        try r.set("moco_k", &queueSize, C.int)
+        try r.set("moco_m", &keyMomentum, C.double)
+        try r.set("moco_t", &temperature, C.double)
+        try r.set("mlp", &mlp, C.bool)
+        try r.set("cos", &cosine, C.bool)
+        try r.set("logging", &logging, C.bool)
+        if let norms = try r.value("norms", { $0 as? [String: Any] }) {
+            if let m = norms["mean"].flatMap(C.double) { mean = m }
+            if let s = norms["std"].flatMap(C.double) { std = s }
         }
-        func int(_ raw: Any) -> Int? { (raw as? Int) ?? (raw as? Double).flatMap { $0 == $0.rounded() ? Int($0) : nil } }
-        func double(_ raw: Any) -> Double? { (raw as? Double) ?? (raw as? Int).map(Double.init) }
-        func string(_ raw: Any) -> String? { raw as? String }
-        func bool(_ raw: Any) -> Bool? { raw as? Bool }
-        func set<T>(_ key: String, _ target: inout T, _ convert: (Any) -> T?) throws {
-            if let v = try value(key, convert) { target = v } else { defaulted.append(key) }
-        }
-        try set("experiment_name", &experimentName, string)
-        if let data = try value("data_path", string) ?? value("data_file", string) {
-            dataPaths = [data]
-        } else {
-            defaulted.append("data_path")
-        }
-        try set("model_dir", &modelDirectory, string)
-        try set("arch", &arch, string)
-        try set("workers", &workers, int)
-        try set("epochs", &epochs, int)
-        try set("save_freq", &saveFrequency, int)
-        try set("print_freq", &printFrequency, int)
-        try set("batch_size", &batchSize, int)
-        try set("lr", &learningRate, double)
-        try set("schedule", &schedule) { ($0 as? [Any])?.compactMap(int) }
-        try set("momentum", &momentum, double)
-        try set("weight_decay", &weightDecay, double)
-        try set("resume", &resume, string)
-        try set("moco_dim", &dim, int)
-        try set("moco_k", &queueSize, int)
-        try set("moco_m", &keyMomentum, double)
-        try set("moco_t", &temperature, double)
-        try set("mlp", &mlp, bool)
-        try set("cos", &cosine, bool)
-        try set("logging", &logging, bool)
-        if let norms = values["norms"] as? [String: Any] {
-            if let m = norms["mean"].flatMap(double) { mean = m }
-            if let s = norms["std"].flatMap(double) { std = s }
-        } else {
-            defaulted.append("norms")
-        }
-        if let size = try value("crop_size", int) { cropSize = size }
-        if let s = try value("seed", int) { seed = UInt64(max(0, s)) }
-        unknown = values.keys.filter { !Self.knownKeys.contains($0) }.sorted()
+        r.accept(["world_size", "rank", "dist_url", "dist_backend", "multiprocessing_distributed", "gpu"])
+        let extras = ["crop_size", "seed"]   // cem's own keys: never "missing" from a reference file
+        if let size = try r.value("crop_size", C.int) { cropSize = size }
+        if let s = try r.value("seed", C.int) { seed = UInt64(max(0, s)) }
+        // One of data_path / data_file is enough; a missing one is reported as data_path.
+        defaulted = r.defaulted.filter { !extras.contains($0) && $0 != "data_file" && !($0 == "data_path" && !dataPaths.isEmpty) }
+        unknown = r.unknown
     }
 
     /// Checks the values a run needs, naming the key and what is wrong.
     public func validate() throws {
-        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError.invalid("config", message) } }
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError("config", message) } }
         try check(["resnet18", "resnet34", "resnet50"].contains(arch), "arch '\(arch)': cem builds resnet18, resnet34 or resnet50")
         try check(epochs >= 1 && batchSize >= 1 && workers >= 0 && saveFrequency >= 1, "epochs, batch_size and save_freq must be at least 1")
         try check(queueSize >= batchSize && queueSize % batchSize == 0,

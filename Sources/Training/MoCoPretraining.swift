@@ -43,7 +43,7 @@ public enum MoCoPretraining {
         try config.validate()
         let source = try PatchSource(inputs: config.dataPaths, minimumScore: minimumScore)
         guard source.count >= config.batchSize else {
-            throw MoCoConfig.ConfigError.invalid(config.dataPaths.joined(separator: ", "),
+            throw ConfigError(config.dataPaths.joined(separator: ", "),
                                                  "\(source.count) patches, fewer than one batch of \(config.batchSize)")
         }
         try FileManager.default.createDirectory(atPath: config.modelDirectory, withIntermediateDirectories: true)

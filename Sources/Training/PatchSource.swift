@@ -94,3 +94,35 @@ public enum EpochOrder {
         return stride(from: 0, to: count - batchSize + 1, by: batchSize).map { Array(order[$0..<($0 + batchSize)]) }
     }
 }
+
+extension EpochOrder {
+    /// The intended per-dataset weighting of the reference (`dataset.py:58-79`): every patch of dataset s
+    /// weighs count_s^(−gamma), and an epoch draws `count` patches **with replacement** from the whole
+    /// dataset (the reference's sampler only reorders its first N/R patches; see the README), seeded per
+    /// epoch, cut into full batches.
+    public static func weightedBatches(datasetCounts: [Int], gamma: Double, batchSize: Int, seed: UInt64,
+                                       epoch: Int) -> [[Int]] {
+        let count = datasetCounts.reduce(0, +)
+        var cumulative: [Double] = []
+        cumulative.reserveCapacity(count)
+        var total = 0.0
+        for size in datasetCounts where size > 0 {
+            let weight = pow(Double(size), -gamma)
+            for _ in 0..<size {
+                total += weight
+                cumulative.append(total)
+            }
+        }
+        var random = AugmentRandom(seed: seed ^ 0x5EED_0F_0DE5, stream: UInt64(epoch))
+        let draws = (0..<(count / batchSize * batchSize)).map { _ -> Int in
+            let target = random.uniform() * total
+            var low = 0, high = cumulative.count - 1
+            while low < high {
+                let middle = (low + high) / 2
+                if cumulative[middle] > target { high = middle } else { low = middle + 1 }
+            }
+            return low
+        }
+        return stride(from: 0, to: draws.count, by: batchSize).map { Array(draws[$0..<($0 + batchSize)]) }
+    }
+}

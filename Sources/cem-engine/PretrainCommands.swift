@@ -8,7 +8,59 @@ import Training
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: EngineCommands.abstract("pretrain"),
-        subcommands: [PretrainMoCo.self])
+        subcommands: [PretrainMoCo.self, PretrainSwAV.self])
+}
+
+/// What both pretraining commands take; each overrides its config's key.
+struct PretrainOptions: ParsableArguments {
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Curated folders or patch stores (overrides data_path).", valueName: "dir|store"))
+    var data: [String] = []
+    @Option(help: ArgumentHelp("Checkpoint directory (overrides model_dir / model_path).", valueName: "dir")) var out: String?
+    @Option(help: "Epochs (overrides epochs).") var epochs: Int?
+    @Option(help: "Batch size (overrides batch_size).") var batchSize: Int?
+    @Option(help: "Augmentation worker threads (overrides workers).") var workers: Int?
+    @Option(help: ArgumentHelp("A checkpoint to go on from (overrides resume).", valueName: "file")) var resume: String?
+    @Option(help: "Seed of the initial weights, the data order and the augmentations.") var seed: UInt64?
+    @Option(help: "Keep patches of stores scored above this by the quality filter.") var minScore: Double?
+    @Option(help: "libtorch threads (default: all cores).") var threads: Int?
+    @Option(help: ArgumentHelp("The runs store (default: <checkpoint dir>/runs.sqlite).", valueName: "file")) var runs: String?
+    @Option(help: ArgumentHelp("An MLflow tracking server (default: $MLFLOW_TRACKING_URI).", valueName: "uri"))
+    var trackingUri: String?
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func tracking() throws -> TrackingOptions {
+        var tracking = TrackingOptions()
+        tracking.store = runs
+        tracking.server = try MLflowServer.resolve(option: trackingUri)
+        return tracking
+    }
+
+    /// Notes on the config file, then `body`; failures become one `error:` line and exit 1.
+    func run(config path: String, defaulted: [String], unknown: [String], _ body: () throws -> Void) throws {
+        if let threads { Torch.threads = threads }
+        if !unknown.isEmpty { Terminal.error("note: \(path): unknown keys ignored: \(unknown.joined(separator: ", "))") }
+        if !defaulted.isEmpty {
+            Terminal.error("note: \(path) does not set \(defaulted.joined(separator: ", ")): the reference's values are used")
+        }
+        do { try body() } catch {
+            Terminal.error("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Loads a config, naming the file in the one error style.
+func loadConfig<T>(_ load: () throws -> T) throws -> T {
+    do { return try load() } catch {
+        Terminal.error("error: \(error)")
+        throw ExitCode(1)
+    }
 }
 
 struct PretrainMoCo: ParsableCommand {
@@ -40,57 +92,73 @@ struct PretrainMoCo: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("The reference's mocov2_config.yaml.", valueName: "config")) var config: String
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Curated folders or patch stores (overrides data_path).", valueName: "dir|store"))
-    var data: [String] = []
-    @Option(help: ArgumentHelp("Checkpoint directory (overrides model_dir).", valueName: "dir")) var out: String?
-    @Option(help: "Epochs (overrides epochs).") var epochs: Int?
-    @Option(help: "Batch size (overrides batch_size).") var batchSize: Int?
-    @Option(help: "Augmentation worker threads (overrides workers).") var workers: Int?
-    @Option(help: ArgumentHelp("A checkpoint to go on from (overrides resume).", valueName: "file")) var resume: String?
-    @Option(help: "Seed of the initial weights, the data order and the augmentations.") var seed: UInt64?
-    @Option(help: "Keep patches of stores scored above this by the quality filter.") var minScore: Double?
-    @Option(help: "libtorch threads (default: all cores).") var threads: Int?
-    @Option(help: ArgumentHelp("The runs store (default: MODEL_DIR/runs.sqlite).", valueName: "file")) var runs: String?
-    @Option(help: ArgumentHelp("An MLflow tracking server (default: $MLFLOW_TRACKING_URI).", valueName: "uri"))
-    var trackingUri: String?
-
-    func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
+    @OptionGroup var options: PretrainOptions
 
     func run() throws {
-        if let threads { Torch.threads = threads }
-        do {
-            var settings = try MoCoConfig.load(config)
-            if !data.isEmpty { settings.dataPaths = data }
-            if let out { settings.modelDirectory = out }
-            if let epochs { settings.epochs = epochs }
-            if let batchSize { settings.batchSize = batchSize }
-            if let workers { settings.workers = workers }
-            if let resume { settings.resume = resume }
-            if let seed { settings.seed = seed }
-            if settings.dataPaths.isEmpty { throw ValidationError("no data: set data_path in \(config) or give --data") }
-            if !settings.unknown.isEmpty { Terminal.error("note: \(config): unknown keys ignored: \(settings.unknown.joined(separator: ", "))") }
-            if !settings.defaulted.isEmpty {
-                Terminal.error("note: \(config) does not set \(settings.defaulted.joined(separator: ", ")): the reference's values are used")
-            }
-            var tracking = TrackingOptions()
-            tracking.store = runs
-            tracking.server = try MLflowServer.resolve(option: trackingUri)
-            let summary = try MoCoPretraining.run(config: settings, minimumScore: minScore, tracking: tracking,
-                                                  progress: TerminalProgress())
+        var settings = try loadConfig { try MoCoConfig.load(config) }
+        if !options.data.isEmpty { settings.dataPaths = options.data }
+        if let out = options.out { settings.modelDirectory = out }
+        if let epochs = options.epochs { settings.epochs = epochs }
+        if let batchSize = options.batchSize { settings.batchSize = batchSize }
+        if let workers = options.workers { settings.workers = workers }
+        if let resume = options.resume { settings.resume = resume }
+        if let seed = options.seed { settings.seed = seed }
+        guard !settings.dataPaths.isEmpty else { throw ValidationError("no data: set data_path in \(config) or give --data") }
+        try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) {
+            let summary = try MoCoPretraining.run(config: settings, minimumScore: options.minScore,
+                                                  tracking: try options.tracking(), progress: TerminalProgress())
             if let last = summary.epochs.last {
                 print(String(format: "epoch %d: loss %.4f, top-1 %.1f%%, top-5 %.1f%%", last.epoch + 1, last.loss, last.top1, last.top5))
             }
             print("checkpoints: \(settings.modelDirectory); run: \(summary.runID ?? "-")")
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            Terminal.error("error: \(error)")
-            throw ExitCode(1)
+        }
+    }
+}
+
+struct PretrainSwAV: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swav",
+        abstract: "SwAV pretraining of a ResNet with 1 input channel, as the reference's train_swav.py.",
+        discussion: """
+            CONFIG is the reference's swav_config.yaml, read unchanged (data_path, model_path, arch, \
+            hidden_mlp, epochs, batch_size, base_lr, final_lr, warmup_epochs, freeze_prototypes_niters, wd, \
+            nmb_crops, size_crops, min/max_scale_crops, crops_for_assign, temperature, epsilon, \
+            sinkhorn_iterations, feat_dim, nmb_prototypes, queue_length, epoch_queue_starts, weight_gamma, \
+            norms, ...); missing keys take the reference's values and are listed, unknown keys are reported.
+
+            Data as `cem pretrain mocov2`. Each epoch draws its patches with per-dataset weights \
+            count^(-weight_gamma), with replacement, over the whole dataset (the reference's sampler only \
+            reorders the first N/R patches; weight_gamma: null samples uniformly). Every patch gives \
+            nmb_crops crops by the reference's augmentations, prepared on --workers threads.
+
+            Step as the reference: multi-crop forward grouped by crop size, prototypes normalised before each \
+            step and frozen for the first freeze_prototypes_niters iterations, Sinkhorn codes (with the queue \
+            from epoch_queue_starts), the swapped-prediction loss, LARC(SGD) with warmup + cosine per \
+            iteration. One process, float32 on CPU. Writes MODEL_PATH/checkpoint.pth.tar every epoch and \
+            ckp-{epoch}.pth every checkpoint_freq epochs and at the end ({epoch, state_dict (module.*), \
+            optimizer, run_id, norms}), and queue0.pth while the queue runs (read back by --resume).
+
+            Example: cem pretrain swav swav_config.yaml --data curated/ --out models/ --epochs 10
+            """)
+
+    @Argument(help: ArgumentHelp("The reference's swav_config.yaml.", valueName: "config")) var config: String
+    @OptionGroup var options: PretrainOptions
+
+    func run() throws {
+        var settings = try loadConfig { try SwAVConfig.load(config) }
+        if !options.data.isEmpty { settings.dataPaths = options.data }
+        if let out = options.out { settings.modelPath = out }
+        if let epochs = options.epochs { settings.epochs = epochs }
+        if let batchSize = options.batchSize { settings.batchSize = batchSize }
+        if let workers = options.workers { settings.workers = workers }
+        if let resume = options.resume { settings.resume = resume }
+        if let seed = options.seed { settings.seed = seed }
+        guard !settings.dataPaths.isEmpty else { throw ValidationError("no data: set data_path in \(config) or give --data") }
+        try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) {
+            let summary = try SwAVPretraining.run(config: settings, minimumScore: options.minScore,
+                                                  tracking: try options.tracking(), progress: TerminalProgress())
+            if let last = summary.epochs.last { print(String(format: "epoch %d: loss %.4f", last.epoch + 1, last.loss)) }
+            print("checkpoints: \(settings.modelPath); run: \(summary.runID ?? "-")")
         }
     }
 }

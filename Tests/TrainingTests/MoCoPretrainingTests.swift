@@ -132,8 +132,8 @@ struct MoCoPretrainingTests {
         try "lr: 0.03\nbatch_size: 6\nmoco_k: 16\nfancy: 1\n".write(toFile: root + "/short.yaml", atomically: true, encoding: .utf8)
         let short = try MoCoConfig.load(root + "/short.yaml")
         #expect(short.unknown == ["fancy"] && short.defaulted.contains("epochs") && short.epochs == 200)
-        #expect(throws: MoCoConfig.ConfigError.self) { try short.validate() }   // 16 is not a multiple of 6
-        #expect(throws: MoCoConfig.ConfigError.self) { try MoCoConfig.load(root + "/missing.yaml") }
+        #expect(throws: ConfigError.self) { try short.validate() }   // 16 is not a multiple of 6
+        #expect(throws: ConfigError.self) { try MoCoConfig.load(root + "/missing.yaml") }
     }
 
     func tinyConfig(_ root: String) -> MoCoConfig {
@@ -199,6 +199,6 @@ struct MoCoPretrainingTests {
         let root = makeTemporaryDirectory("cem-moco-few")
         defer { try? FileManager.default.removeItem(atPath: root) }
         try writeCurated(root + "/curated", datasets: ["a": 2])
-        #expect(throws: MoCoConfig.ConfigError.self) { try MoCoPretraining.run(config: tinyConfig(root), progress: SilentProgress()) }
+        #expect(throws: ConfigError.self) { try MoCoPretraining.run(config: tinyConfig(root), progress: SilentProgress()) }
     }
 }

@@ -1,0 +1,217 @@
+import Foundation
+import Imaging
+import NN
+import Reporting
+import Torch
+import TorchSave
+import Tracking
+
+/// SwAV pretraining in one process (REFERENCE-TRAINING.md 2.4-2.10): multi-crop batches prepared on
+/// worker threads, the multi-crop forward grouped by crop size, Sinkhorn codes with the queue from
+/// `epoch_queue_starts`, the swapped-prediction loss, prototypes normalised before each step and frozen
+/// for the first `freeze_prototypes_niters` iterations, LARC(SGD) with the per-iteration warmup + cosine
+/// schedule, checkpoints in the reference's layout (`checkpoint.pth.tar` every epoch, `ckp-{epoch}.pth`
+/// every `checkpoint_freq` and at the end), resume, and the run recorded by `Tracking`. CPU runs are
+/// float32 (mixed precision is for CUDA devices).
+public enum SwAVPretraining {
+    public struct Summary: Sendable {
+        public var epochs: [(epoch: Int, loss: Double, imagesPerSecond: Double)] = []
+        public var checkpoints: [String] = []
+        public var runID: String?
+    }
+
+    struct Batch: @unchecked Sendable {
+        // @unchecked: produced on a worker thread, then only read by the training thread.
+        let crops: [Tensor]
+    }
+
+    public static func run(config: SwAVConfig, minimumScore: Double? = nil, tracking: TrackingOptions = TrackingOptions(),
+                           progress: any ProgressReporter) throws -> Summary {
+        try config.validate()
+        let source = try PatchSource(inputs: config.dataPaths, minimumScore: minimumScore)
+        let iterationsPerEpoch = source.count / config.batchSize
+        guard iterationsPerEpoch >= 1 else {
+            throw ConfigError(config.dataPaths.joined(separator: ", "),
+                              "\(source.count) patches, fewer than one batch of \(config.batchSize)")
+        }
+        try FileManager.default.createDirectory(atPath: config.modelPath, withIntermediateDirectories: true)
+        Torch.manualSeed(config.seed)
+        let model = try SwAVResNet(depth: MoCoPretraining.depth(config.arch), inputChannels: 1, hidden: config.hiddenMLP,
+                                   output: config.featureDim, prototypes: config.prototypes)
+        let parameters = model.namedParameters()
+        let optimizer = LARC(SGD(parameters: parameters.map(\.1), learningRate: config.baseLR, momentum: 0.9,
+                                 weightDecay: config.weightDecay), trustCoefficient: 0.001)
+        let schedule = Schedule.swav(base: config.baseLR, final: config.finalLR, startWarmup: config.startWarmup,
+                                     warmupEpochs: config.warmupEpochs, epochs: config.epochs,
+                                     iterationsPerEpoch: iterationsPerEpoch)
+        // The queue holds `queue_length` embeddings per assigned crop, rounded down to whole batches.
+        let queueLength = config.queueLength - config.queueLength % config.batchSize
+        var queue: [Tensor]?
+        var startEpoch = 0
+        let queueFile = (config.modelPath as NSString).appendingPathComponent("queue0.pth")
+        if !config.resume.isEmpty {
+            startEpoch = try resume(from: config.resume, model: model, optimizer: optimizer.optimizer)
+            // The queue file is read only when resuming (the reference reads any it finds).
+            if FileManager.default.fileExists(atPath: queueFile),
+               let saved = try PyTorchFile.load(queueFile).dictValue?["queue"]?.tensorValue {
+                let tensor = try Tensor(saved)
+                queue = try (0..<tensor.shape[0]).map { try tensor.sliced(dim: 0, $0..<($0 + 1)).reshaped(Array(tensor.shape.dropFirst())) }
+            }
+            progress.note("resumed from \(config.resume) at epoch \(startEpoch)")
+        }
+        if config.useFP16 { progress.note("note: use_fp16 applies to CUDA devices; this CPU run is float32") }
+
+        let tracker = try Tracker(tracking, defaultStore: (config.modelPath as NSString).appendingPathComponent(RunStore.defaultName),
+                                  progress: progress)
+        try tracker.start(experiment: tracking.experiment ?? config.experimentName, runName: tracking.runName, params: [
+            ("architecture", config.arch), ("epochs", "\(config.epochs)"), ("batch_size", "\(config.batchSize)"),
+            ("base_lr", "\(config.baseLR)"), ("final_lr", "\(config.finalLR)"), ("temperature", "\(config.temperature)"),
+            ("feature_dim", "\(config.featureDim)"), ("queue_length", "\(queueLength)"),
+            ("weight_gamma", config.weightGamma.map { "\($0)" } ?? "None"), ("seed", "\(config.seed)"),
+            ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
+        ], commandLine: tracking.commandLine)
+
+        var summary = Summary(runID: tracker.checkpointRunID)
+        do {
+            for epoch in startEpoch..<config.epochs {
+                if queueLength > 0 && epoch >= config.epochQueueStarts && queue == nil {
+                    queue = try config.cropsForAssign.map { _ in try Tensor.zeros([queueLength, config.featureDim]) }
+                }
+                let (loss, rate) = try trainEpoch(epoch, model: model, parameters: parameters, optimizer: optimizer,
+                                                  schedule: schedule, queue: &queue, source: source, config: config,
+                                                  progress: progress)
+                summary.epochs.append((epoch, loss, rate))
+                progress.note(String(format: "epoch %d/%d: loss %.4f, lr %.5g, %.1f images/s%@", epoch + 1, config.epochs, loss,
+                                     optimizer.learningRate, rate, queue == nil ? "" : ", queue on"))
+                try tracker.log(metrics: [("loss", loss)], step: epoch)
+                summary.checkpoints += try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer.optimizer,
+                                                           config: config, runID: tracker.checkpointRunID)
+                if let queue {
+                    let stacked = try Tensor.stack(queue, dim: 0)
+                    try PyTorchWriter.save(.dict(PickleDict([("queue", .tensor(try TensorData(stacked)))])), to: queueFile)
+                }
+            }
+            try tracker.finish(.finished)
+        } catch {
+            try? tracker.finish(.failed)
+            throw error
+        }
+        summary.runID = tracker.checkpointRunID
+        return summary
+    }
+
+    static func trainEpoch(_ epoch: Int, model: SwAVResNet, parameters: [(String, Slot)], optimizer: LARC,
+                           schedule: [Double], queue: inout [Tensor]?, source: PatchSource, config: SwAVConfig,
+                           progress: any ProgressReporter) throws -> (loss: Double, imagesPerSecond: Double) {
+        model.train()
+        let batches = config.weightGamma.map {
+            EpochOrder.weightedBatches(datasetCounts: source.datasets.map(\.count), gamma: $0, batchSize: config.batchSize,
+                                       seed: config.seed, epoch: epoch)
+        } ?? EpochOrder.batches(count: source.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
+        let multiCrop = SwAVMultiCrop(
+            seed: config.seed,
+            groups: (0..<config.cropCounts.count).map {
+                SwAVMultiCrop.Group(count: config.cropCounts[$0], size: config.cropSizes[$0],
+                                    scale: config.minScales[$0]...config.maxScales[$0])
+            },
+            mean: Float(config.mean), std: Float(config.std))
+        let sizes = config.cropCounts.indices.flatMap { Array(repeating: config.cropSizes[$0], count: config.cropCounts[$0]) }
+        let loader = Prefetcher<Batch>(count: batches.count, workers: max(1, config.workers), depth: 3) { b in
+            var planes = sizes.map { size -> [Float] in
+                var values: [Float] = []
+                values.reserveCapacity(batches[b].count * size * size)
+                return values
+            }
+            for (position, index) in batches[b].enumerated() {
+                // Draws keyed by epoch and position: a patch drawn twice gets different crops.
+                let key = UInt64(epoch) &* UInt64(source.count) &* 64 &+ UInt64(b * config.batchSize + position)
+                for (crop, plane) in multiCrop.crops(of: try source.image(at: index), key: key).enumerated() {
+                    planes[crop] += plane.values
+                }
+            }
+            return Batch(crops: try zip(planes, sizes).map { try Tensor($0, shape: [batches[b].count, 1, $1, $1]) })
+        }
+        defer { loader.cancel() }
+        progress.begin("epoch \(epoch + 1)/\(config.epochs)", total: batches.count)
+        defer { progress.end() }
+        var lossSum = 0.0, seen = 0, iteration = epoch * batches.count
+        var useTheQueue = false
+        let start = Date()
+        while let batch = try loader.next() {
+            optimizer.learningRate = schedule[min(iteration, schedule.count - 1)]
+            try model.normalizePrototypes()
+            let (embedding, scores) = try model.embedAndScore(crops: batch.crops)
+            let bs = config.batchSize
+            let codes = try withNoGrad {
+                try config.cropsForAssign.enumerated().map { i, crop -> Tensor in
+                    var out = try scores.sliced(dim: 0, (bs * crop)..<(bs * (crop + 1))).detached()
+                    if var stored = queue?[i] {
+                        // The queue as it was before this batch: scored by the current prototypes.
+                        let lastRow = try stored.sliced(dim: 0, (stored.shape[0] - 1)..<stored.shape[0]).abs().sum().item()
+                        if useTheQueue || lastRow != 0 {
+                            useTheQueue = true
+                            out = try Tensor.cat([stored.matmul(model.prototypes.weight.tensor.detached().transposed(0, 1)), out], dim: 0)
+                        }
+                        stored = try Tensor.cat([embedding.sliced(dim: 0, (bs * crop)..<(bs * (crop + 1))).detached(),
+                                                 stored.sliced(dim: 0, 0..<(stored.shape[0] - bs))], dim: 0)
+                        queue![i] = stored
+                    }
+                    let q = try SelfSupervised.sinkhorn(out, epsilon: config.epsilon, iterations: config.sinkhornIterations)
+                    return try q.sliced(dim: 0, (q.shape[0] - bs)..<q.shape[0])
+                }
+            }
+            let loss = try SelfSupervised.swavLoss(scores: scores, codes: codes, batch: bs, crops: config.totalCrops,
+                                                   cropsForAssign: config.cropsForAssign, temperature: config.temperature)
+            try optimizer.zeroGrad()
+            try loss.backward()
+            // Frozen prototypes: their gradients never reach LARC or SGD (no momentum either).
+            let frozen = iteration < config.freezePrototypesIterations
+            let stepped = parameters.filter { !(frozen && $0.0.hasPrefix("prototypes")) }.compactMap { name, slot in
+                slot.tensor.grad.map { (slot.tensor, $0) }
+            }
+            try optimizer.update(parameters: stepped.map(\.0), gradients: stepped.map(\.1))
+            lossSum += try loss.item() * Double(bs)
+            seen += bs
+            iteration += 1
+            progress.advance(by: 1)
+        }
+        return (lossSum / Double(max(seen, 1)), Double(seen) / max(Date().timeIntervalSince(start), 1e-9))
+    }
+
+    /// `checkpoint.pth.tar` every epoch and `ckp-{epoch}.pth` when `epoch % checkpoint_freq == 0` or at the
+    /// last epoch, as the reference (`{epoch, state_dict (module.*), optimizer, run_id, norms}`).
+    static func saveCheckpoints(epoch: Int, model: SwAVResNet, optimizer: SGD, config: SwAVConfig,
+                                runID: String?) throws -> [String] {
+        let state = PickleDict()
+        for (name, tensor) in model.stateDict() { state["module." + name] = .tensor(try TensorData(tensor)) }
+        let checkpoint = PickleDict([
+            ("epoch", .int(Int64(epoch + 1))), ("state_dict", .dict(state)), ("optimizer", .dict(try optimizer.stateDict())),
+        ])
+        if let runID { checkpoint["run_id"] = .string(runID) }
+        checkpoint["norms"] = .list(PickleList([.float(config.mean), .float(config.std)]))
+        let path = (config.modelPath as NSString).appendingPathComponent("checkpoint.pth.tar")
+        try PyTorchWriter.save(.dict(checkpoint), to: path)
+        var written = [path]
+        if epoch % config.checkpointFrequency == 0 || epoch == config.epochs - 1 {
+            let copy = (config.modelPath as NSString).appendingPathComponent("ckp-\(epoch).pth")
+            try PyTorchWriter.save(.dict(checkpoint), to: copy)
+            written.append(copy)
+        }
+        return written
+    }
+
+    static func resume(from path: String, model: SwAVResNet, optimizer: SGD) throws -> Int {
+        let value = try PyTorchFile.load(path)
+        guard let top = value.dictValue, let state = top["state_dict"]?.dictValue, let epoch = top["epoch"]?.intValue else {
+            throw NNError.invalid("\(path): not a SwAV checkpoint (needs epoch and state_dict)")
+        }
+        var tensors: [String: Tensor] = [:]
+        for (key, item) in state.entries {
+            guard let name = key.stringValue, let tensor = item.tensorValue else { continue }
+            tensors[name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name] = try Tensor(tensor)
+        }
+        do { try model.load(tensors) } catch { throw NNError.invalid("\(path): \(error)") }
+        if let optimizerState = top["optimizer"]?.dictValue { try optimizer.load(stateDict: optimizerState) }
+        return Int(epoch)
+    }
+}
