@@ -38,8 +38,11 @@ public enum MoCoPretraining {
         switch arch { case "resnet18": .resnet18; case "resnet34": .resnet34; default: .resnet50 }
     }
 
+    /// `stop`: checked after every step; when requested, `current.pth.tar` is written with the weights so
+    /// far (its `epoch` the number of finished epochs), the run is marked killed, and
+    /// `TrainingInterrupted` is thrown.
     public static func run(config: MoCoConfig, minimumScore: Double? = nil, tracking: TrackingOptions = TrackingOptions(),
-                           progress: any ProgressReporter) throws -> Summary {
+                           stop: StopRequest? = nil, progress: any ProgressReporter) throws -> Summary {
         try config.validate()
         let source = try PatchSource(inputs: config.dataPaths, minimumScore: minimumScore)
         guard source.count >= config.batchSize else {
@@ -71,10 +74,12 @@ public enum MoCoPretraining {
         ], commandLine: tracking.commandLine)
 
         var summary = Summary(runID: tracker.checkpointRunID)
+        var epoch = startEpoch
         do {
-            for epoch in startEpoch..<config.epochs {
+            for current in startEpoch..<config.epochs {
+                epoch = current
                 let metrics = try trainEpoch(epoch, model: model, optimizer: optimizer, source: source, config: config,
-                                             progress: progress)
+                                             stop: stop, progress: progress)
                 summary.epochs.append(metrics)
                 progress.note(String(format: "epoch %d/%d: loss %.4f, top-1 %.1f%%, top-5 %.1f%%, lr %.5g, %.1f images/s",
                                      epoch + 1, config.epochs, metrics.loss, metrics.top1, metrics.top5,
@@ -84,8 +89,15 @@ public enum MoCoPretraining {
                                           ("top5_prob", metrics.top5)], step: epoch)
                 summary.checkpoints += try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer,
                                                            config: config, runID: tracker.checkpointRunID)
+                try LossCurve.write(summary.epochs.map(\.loss), title: "MOCOV2 LOSS (INS_LOSS)",
+                                    to: (config.modelDirectory as NSString).appendingPathComponent("loss.png"))
             }
             try tracker.finish(.finished)
+        } catch is StepsStopped {
+            let path = try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer, config: config,
+                                           runID: tracker.checkpointRunID, finished: false)[0]
+            try? tracker.finish(.killed)
+            throw TrainingInterrupted(checkpoint: path, epoch: epoch)
         } catch {
             try? tracker.finish(.failed)
             throw error
@@ -95,7 +107,7 @@ public enum MoCoPretraining {
     }
 
     static func trainEpoch(_ epoch: Int, model: MoCo, optimizer: SGD, source: PatchSource, config: MoCoConfig,
-                           progress: any ProgressReporter) throws -> EpochMetrics {
+                           stop: StopRequest?, progress: any ProgressReporter) throws -> EpochMetrics {
         let learningRate = Schedule.moco(base: config.learningRate, epoch: epoch, epochs: config.epochs,
                                          cosine: config.cosine, milestones: config.schedule)
         optimizer.learningRate = learningRate
@@ -136,6 +148,7 @@ public enum MoCoPretraining {
             top5Sum += top5 * Double(n)
             seen += n
             progress.advance(by: 1)
+            if stop?.isRequested == true { throw StepsStopped() }
         }
         let elapsed = max(Date().timeIntervalSince(start), 1e-9)
         return EpochMetrics(epoch: epoch, learningRate: learningRate, loss: lossSum / Double(seen),
@@ -160,12 +173,14 @@ public enum MoCoPretraining {
     /// `current.pth.tar`, and `checkpoint_{epoch+1:04d}.pth.tar` every `save_freq` epochs, as the
     /// reference writes them (DDP's `module.` prefix, SGD state in torch.optim's layout, the norms), plus
     /// `run_id`.
+    /// With `finished: false` (an interrupted epoch) only `current.pth.tar`, whose `epoch` counts the
+    /// epochs finished before it.
     static func saveCheckpoints(epoch: Int, model: MoCo, optimizer: SGD, config: MoCoConfig,
-                                runID: String?) throws -> [String] {
+                                runID: String?, finished: Bool = true) throws -> [String] {
         let state = PickleDict()
         for (name, tensor) in model.stateDict() { state["module." + name] = .tensor(try TensorData(tensor)) }
         let checkpoint = PickleDict([
-            ("epoch", .int(Int64(epoch + 1))), ("arch", .string(config.arch)), ("state_dict", .dict(state)),
+            ("epoch", .int(Int64(finished ? epoch + 1 : epoch))), ("arch", .string(config.arch)), ("state_dict", .dict(state)),
             ("optimizer", .dict(try optimizer.stateDict())),
             ("norms", .list(PickleList([.float(config.mean), .float(config.std)]))),
         ])
@@ -174,7 +189,7 @@ public enum MoCoPretraining {
         let current = (config.modelDirectory as NSString).appendingPathComponent("current.pth.tar")
         try PyTorchWriter.save(.dict(checkpoint), to: current)
         written.append(current)
-        if (epoch + 1) % config.saveFrequency == 0 {
+        if finished && (epoch + 1) % config.saveFrequency == 0 {
             let numbered = (config.modelDirectory as NSString)
                 .appendingPathComponent(String(format: "checkpoint_%04d.pth.tar", epoch + 1))
             try PyTorchWriter.save(.dict(checkpoint), to: numbered)

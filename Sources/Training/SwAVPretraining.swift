@@ -25,8 +25,9 @@ public enum SwAVPretraining {
         let crops: [Tensor]
     }
 
+    /// `stop`: as `MoCoPretraining.run`'s (`checkpoint.pth.tar` written, run marked killed).
     public static func run(config: SwAVConfig, minimumScore: Double? = nil, tracking: TrackingOptions = TrackingOptions(),
-                           progress: any ProgressReporter) throws -> Summary {
+                           stop: StopRequest? = nil, progress: any ProgressReporter) throws -> Summary {
         try config.validate()
         let source = try PatchSource(inputs: config.dataPaths, minimumScore: minimumScore)
         let iterationsPerEpoch = source.count / config.batchSize
@@ -72,14 +73,16 @@ public enum SwAVPretraining {
         ], commandLine: tracking.commandLine)
 
         var summary = Summary(runID: tracker.checkpointRunID)
+        var epoch = startEpoch
         do {
-            for epoch in startEpoch..<config.epochs {
+            for current in startEpoch..<config.epochs {
+                epoch = current
                 if queueLength > 0 && epoch >= config.epochQueueStarts && queue == nil {
                     queue = try config.cropsForAssign.map { _ in try Tensor.zeros([queueLength, config.featureDim]) }
                 }
                 let (loss, rate) = try trainEpoch(epoch, model: model, parameters: parameters, optimizer: optimizer,
                                                   schedule: schedule, queue: &queue, source: source, config: config,
-                                                  progress: progress)
+                                                  stop: stop, progress: progress)
                 summary.epochs.append((epoch, loss, rate))
                 progress.note(String(format: "epoch %d/%d: loss %.4f, lr %.5g, %.1f images/s%@", epoch + 1, config.epochs, loss,
                                      optimizer.learningRate, rate, queue == nil ? "" : ", queue on"))
@@ -90,8 +93,15 @@ public enum SwAVPretraining {
                     let stacked = try Tensor.stack(queue, dim: 0)
                     try PyTorchWriter.save(.dict(PickleDict([("queue", .tensor(try TensorData(stacked)))])), to: queueFile)
                 }
+                try LossCurve.write(summary.epochs.map(\.loss), title: "SWAV LOSS",
+                                    to: (config.modelPath as NSString).appendingPathComponent("loss.png"))
             }
             try tracker.finish(.finished)
+        } catch is StepsStopped {
+            let path = try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer.optimizer, config: config,
+                                           runID: tracker.checkpointRunID, finished: false)[0]
+            try? tracker.finish(.killed)
+            throw TrainingInterrupted(checkpoint: path, epoch: epoch)
         } catch {
             try? tracker.finish(.failed)
             throw error
@@ -102,7 +112,7 @@ public enum SwAVPretraining {
 
     static func trainEpoch(_ epoch: Int, model: SwAVResNet, parameters: [(String, Slot)], optimizer: LARC,
                            schedule: [Double], queue: inout [Tensor]?, source: PatchSource, config: SwAVConfig,
-                           progress: any ProgressReporter) throws -> (loss: Double, imagesPerSecond: Double) {
+                           stop: StopRequest?, progress: any ProgressReporter) throws -> (loss: Double, imagesPerSecond: Double) {
         model.train()
         let batches = config.weightGamma.map {
             EpochOrder.weightedBatches(datasetCounts: source.datasets.map(\.count), gamma: $0, batchSize: config.batchSize,
@@ -174,6 +184,7 @@ public enum SwAVPretraining {
             seen += bs
             iteration += 1
             progress.advance(by: 1)
+            if stop?.isRequested == true { throw StepsStopped() }
         }
         return (lossSum / Double(max(seen, 1)), Double(seen) / max(Date().timeIntervalSince(start), 1e-9))
     }
@@ -181,18 +192,18 @@ public enum SwAVPretraining {
     /// `checkpoint.pth.tar` every epoch and `ckp-{epoch}.pth` when `epoch % checkpoint_freq == 0` or at the
     /// last epoch, as the reference (`{epoch, state_dict (module.*), optimizer, run_id, norms}`).
     static func saveCheckpoints(epoch: Int, model: SwAVResNet, optimizer: SGD, config: SwAVConfig,
-                                runID: String?) throws -> [String] {
+                                runID: String?, finished: Bool = true) throws -> [String] {
         let state = PickleDict()
         for (name, tensor) in model.stateDict() { state["module." + name] = .tensor(try TensorData(tensor)) }
         let checkpoint = PickleDict([
-            ("epoch", .int(Int64(epoch + 1))), ("state_dict", .dict(state)), ("optimizer", .dict(try optimizer.stateDict())),
+            ("epoch", .int(Int64(finished ? epoch + 1 : epoch))), ("state_dict", .dict(state)), ("optimizer", .dict(try optimizer.stateDict())),
         ])
         if let runID { checkpoint["run_id"] = .string(runID) }
         checkpoint["norms"] = .list(PickleList([.float(config.mean), .float(config.std)]))
         let path = (config.modelPath as NSString).appendingPathComponent("checkpoint.pth.tar")
         try PyTorchWriter.save(.dict(checkpoint), to: path)
         var written = [path]
-        if epoch % config.checkpointFrequency == 0 || epoch == config.epochs - 1 {
+        if finished && (epoch % config.checkpointFrequency == 0 || epoch == config.epochs - 1) {
             let copy = (config.modelPath as NSString).appendingPathComponent("ckp-\(epoch).pth")
             try PyTorchWriter.save(.dict(checkpoint), to: copy)
             written.append(copy)

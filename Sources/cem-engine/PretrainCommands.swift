@@ -41,14 +41,20 @@ struct PretrainOptions: ParsableArguments {
         return tracking
     }
 
-    /// Notes on the config file, then `body`; failures become one `error:` line and exit 1.
-    func run(config path: String, defaulted: [String], unknown: [String], _ body: () throws -> Void) throws {
+    /// Notes on the config file, then `body` with Ctrl-C turned into a stop request (the trainer writes
+    /// its checkpoint first; a second Ctrl-C quits at once). Failures become one `error:` line, exit 1;
+    /// an interruption exits 130.
+    func run(config path: String, defaulted: [String], unknown: [String], _ body: (StopRequest) throws -> Void) throws {
         if let threads { Torch.threads = threads }
         if !unknown.isEmpty { Terminal.error("note: \(path): unknown keys ignored: \(unknown.joined(separator: ", "))") }
         if !defaulted.isEmpty {
             Terminal.error("note: \(path) does not set \(defaulted.joined(separator: ", ")): the reference's values are used")
         }
-        do { try body() } catch {
+        Interrupts.install(message: "\nstopping after this step and writing a checkpoint (Ctrl-C again to quit at once)")
+        do { try body(StopRequest { Interrupts.requested }) } catch let interrupted as TrainingInterrupted {
+            Terminal.error("\(interrupted)")
+            throw ExitCode(130)
+        } catch {
             Terminal.error("error: \(error)")
             throw ExitCode(1)
         }
@@ -85,8 +91,9 @@ struct PretrainMoCo: ParsableCommand {
             Writes MODEL_DIR/current.pth.tar every epoch and checkpoint_{epoch:04d}.pth.tar every save_freq \
             epochs, in the reference's layout ({epoch, arch, state_dict (module.encoder_q.*, \
             module.encoder_k.*, module.queue, module.queue_ptr), optimizer, norms, run_id}); --resume FILE \
-            goes on from one. The run (params, per-epoch ins_loss / top1_prob / top5_prob) is recorded in \
-            MODEL_DIR/runs.sqlite and, with --tracking-uri, in MLflow.
+            goes on from one; MODEL_DIR/loss.png plots the loss per epoch. Ctrl-C stops after the current \
+            step and writes current.pth.tar first. The run (params, per-epoch ins_loss / top1_prob / \
+            top5_prob) is recorded in MODEL_DIR/runs.sqlite and, with --tracking-uri, in MLflow.
 
             Example: cem pretrain mocov2 mocov2_config.yaml --data curated/ --out models/ --epochs 10
             """)
@@ -104,9 +111,9 @@ struct PretrainMoCo: ParsableCommand {
         if let resume = options.resume { settings.resume = resume }
         if let seed = options.seed { settings.seed = seed }
         guard !settings.dataPaths.isEmpty else { throw ValidationError("no data: set data_path in \(config) or give --data") }
-        try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) {
+        try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) { stop in
             let summary = try MoCoPretraining.run(config: settings, minimumScore: options.minScore,
-                                                  tracking: try options.tracking(), progress: TerminalProgress())
+                                                  tracking: try options.tracking(), stop: stop, progress: TerminalProgress())
             if let last = summary.epochs.last {
                 print(String(format: "epoch %d: loss %.4f, top-1 %.1f%%, top-5 %.1f%%", last.epoch + 1, last.loss, last.top1, last.top5))
             }
@@ -154,9 +161,9 @@ struct PretrainSwAV: ParsableCommand {
         if let resume = options.resume { settings.resume = resume }
         if let seed = options.seed { settings.seed = seed }
         guard !settings.dataPaths.isEmpty else { throw ValidationError("no data: set data_path in \(config) or give --data") }
-        try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) {
+        try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) { stop in
             let summary = try SwAVPretraining.run(config: settings, minimumScore: options.minScore,
-                                                  tracking: try options.tracking(), progress: TerminalProgress())
+                                                  tracking: try options.tracking(), stop: stop, progress: TerminalProgress())
             if let last = summary.epochs.last { print(String(format: "epoch %d: loss %.4f", last.epoch + 1, last.loss)) }
             print("checkpoints: \(settings.modelPath); run: \(summary.runID ?? "-")")
         }

@@ -54,6 +54,52 @@ struct EngineSplitTests {
         #expect(try CLI.run(["--help"]).stdout.contains("pretrain"))
     }
 
+    @Test("Ctrl-C (SIGINT) during cem pretrain writes current.pth.tar and exits 130")
+    func pretrainInterrupt() throws {
+        let root = makeTemporaryDirectory("cem-sigint")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/curated/a", withIntermediateDirectories: true)
+        for i in 0..<8 { #expect(try CLI.run(["synth", root + "/curated/a/\(i).tiff", "--shape", "1", "64", "64", "--seed", "\(i)"]).status == 0) }
+        try """
+            data_path: "\(root)/curated"
+            model_dir: "\(root)/models"
+            arch: "resnet18"
+            epochs: 1000
+            batch_size: 4
+            moco_k: 16
+            crop_size: 32
+            workers: 1
+            """.write(toFile: root + "/moco.yaml", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["pretrain", "mocov2", root + "/moco.yaml", "--threads", "1"]
+        let log = root + "/stderr"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // Wait for the first finished epoch (so the run is training), then Ctrl-C.
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && process.isRunning
+            && !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("epoch 1/1000: loss") {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let stopDeadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < stopDeadline { Thread.sleep(forTimeInterval: 0.1) }
+        guard !process.isRunning else {
+            process.terminate()
+            process.waitUntilExit()
+            Issue.record("cem did not stop within 60 s of SIGINT")
+            return
+        }
+        #expect(process.terminationStatus == 130)
+        let stderr = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(stderr.contains("interrupted during epoch") && stderr.contains("current.pth.tar"), "\(stderr.suffix(400))")
+        #expect(FileManager.default.fileExists(atPath: root + "/models/current.pth.tar"))
+    }
+
     @Test("usage errors use one style (error: ...) and exit 64")
     func errorStyle() throws {
         let bad = try CLI.run(["info"])

@@ -6,6 +6,7 @@ import Reporting
 import Testing
 import Torch
 import TorchSave
+import Tracking
 @testable import Training
 import TestSupport
 import VolumeIO
@@ -192,6 +193,40 @@ struct MoCoPretrainingTests {
         let resumed = try MoCoPretraining.run(config: config, progress: SilentProgress())
         #expect(resumed.epochs.map(\.epoch) == [2])
         #expect(try PyTorchFile.load(root + "/models/current.pth.tar").dictValue?["epoch"]?.intValue == 3)
+    }
+
+    /// Asks to stop once the first training step is done, as Ctrl-C would.
+    struct StopAfterFirstStep: ProgressReporter {
+        let stop: StopRequest
+        func begin(_ task: String, total: Int) {}
+        func advance(by units: Int) { stop.request() }
+        func note(_ message: String) {}
+        func end() {}
+    }
+
+    @Test("a stop request writes current.pth.tar (epochs finished: 0), marks the run killed, and a loss curve follows epochs")
+    func interruption() throws {
+        Torch.threads = 2
+        let root = makeTemporaryDirectory("cem-moco-stop")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try writeCurated(root + "/curated", datasets: ["a": 9])
+        let stop = StopRequest()
+        let error = #expect(throws: TrainingInterrupted.self) {
+            try MoCoPretraining.run(config: tinyConfig(root), stop: stop, progress: StopAfterFirstStep(stop: stop))
+        }
+        #expect(error?.epoch == 0 && error?.checkpoint == root + "/models/current.pth.tar")
+        #expect(try PyTorchFile.load(root + "/models/current.pth.tar").dictValue?["epoch"]?.intValue == 0)
+        #expect(!FileManager.default.fileExists(atPath: root + "/models/checkpoint_0001.pth.tar"))
+        let store = try RunStore(path: root + "/models/runs.sqlite")
+        #expect(try store.runs().first?.status == .killed)
+        #expect(!FileManager.default.fileExists(atPath: root + "/models/loss.png"))   // no epoch finished
+
+        var config = tinyConfig(root)
+        config.epochs = 1
+        config.resume = root + "/models/current.pth.tar"
+        _ = try MoCoPretraining.run(config: config, progress: SilentProgress())
+        let curve = try VolumeFile.read(root + "/models/loss.png")
+        #expect(curve.shape == [400, 640])
     }
 
     @Test("fewer patches than one batch is a clear error")
