@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO", "NN", "Torch", "Reporting"]),
         // Helpers shared by the test targets (a loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["Torch", "TorchSave", "NN"], path: "Tests/TestSupport"),
-        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
+        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport", "Tracking"]),
         .testTarget(name: "TorchSaveTests", dependencies: ["TorchSave", "TestSupport"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TorchSave", "TestSupport"]),

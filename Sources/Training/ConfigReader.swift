@@ -72,3 +72,31 @@ struct ConfigReader {
         return values.count == list.count ? values : nil
     }
 }
+
+/// What `cem pretrain`'s options override, in either pretraining config.
+public protocol PretrainingSettings {
+    var dataPaths: [String] { get set }
+    /// model_dir (MoCoV2) or model_path (SwAV).
+    var outputDirectory: String { get set }
+    var epochs: Int { get set }
+    var batchSize: Int { get set }
+    var workers: Int { get set }
+    var resume: String { get set }
+    var seed: UInt64 { get set }
+    var defaulted: [String] { get }
+    var unknown: [String] { get }
+}
+
+extension MoCoConfig: PretrainingSettings {
+    public var outputDirectory: String {
+        get { modelDirectory }
+        set { modelDirectory = newValue }
+    }
+}
+
+extension SwAVConfig: PretrainingSettings {
+    public var outputDirectory: String {
+        get { modelPath }
+        set { modelPath = newValue }
+    }
+}

@@ -59,7 +59,7 @@ public enum MoCoPretraining {
                             momentum: config.momentum, weightDecay: config.weightDecay)
         var startEpoch = 0
         if !config.resume.isEmpty {
-            startEpoch = try resume(from: config.resume, model: model, optimizer: optimizer)
+            startEpoch = try ReferenceCheckpoint.resume(from: config.resume, model: model, optimizer: optimizer, kind: "MoCoV2")
             progress.note("resumed from \(config.resume) at epoch \(startEpoch)")
         }
 
@@ -177,8 +177,7 @@ public enum MoCoPretraining {
     /// epochs finished before it.
     static func saveCheckpoints(epoch: Int, model: MoCo, optimizer: SGD, config: MoCoConfig,
                                 runID: String?, finished: Bool = true) throws -> [String] {
-        let state = PickleDict()
-        for (name, tensor) in model.stateDict() { state["module." + name] = .tensor(try TensorData(tensor)) }
+        let state = try ReferenceCheckpoint.moduleState(model)
         let checkpoint = PickleDict([
             ("epoch", .int(Int64(finished ? epoch + 1 : epoch))), ("arch", .string(config.arch)), ("state_dict", .dict(state)),
             ("optimizer", .dict(try optimizer.stateDict())),
@@ -196,23 +195,5 @@ public enum MoCoPretraining {
             written.append(numbered)
         }
         return written
-    }
-
-    /// Restores weights, queue and optimizer from a checkpoint in the reference's layout; returns the
-    /// epoch to start from.
-    static func resume(from path: String, model: MoCo, optimizer: SGD) throws -> Int {
-        let value = try PyTorchFile.load(path)
-        guard let top = value.dictValue, let state = top["state_dict"]?.dictValue,
-              let epoch = top["epoch"]?.intValue else {
-            throw NNError.invalid("\(path): not a MoCoV2 checkpoint (needs epoch and state_dict)")
-        }
-        var tensors: [String: Tensor] = [:]
-        for (key, item) in state.entries {
-            guard let name = key.stringValue, let tensor = item.tensorValue else { continue }
-            tensors[name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name] = try Tensor(tensor)
-        }
-        do { try model.load(tensors) } catch { throw NNError.invalid("\(path): \(error)") }
-        if let optimizerState = top["optimizer"]?.dictValue { try optimizer.load(stateDict: optimizerState) }
-        return Int(epoch)
     }
 }

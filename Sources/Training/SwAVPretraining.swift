@@ -51,7 +51,7 @@ public enum SwAVPretraining {
         var startEpoch = 0
         let queueFile = (config.modelPath as NSString).appendingPathComponent("queue0.pth")
         if !config.resume.isEmpty {
-            startEpoch = try resume(from: config.resume, model: model, optimizer: optimizer.optimizer)
+            startEpoch = try ReferenceCheckpoint.resume(from: config.resume, model: model, optimizer: optimizer.optimizer, kind: "SwAV")
             // The queue file is read only when resuming (the reference reads any it finds).
             if FileManager.default.fileExists(atPath: queueFile),
                let saved = try PyTorchFile.load(queueFile).dictValue?["queue"]?.tensorValue {
@@ -193,8 +193,7 @@ public enum SwAVPretraining {
     /// last epoch, as the reference (`{epoch, state_dict (module.*), optimizer, run_id, norms}`).
     static func saveCheckpoints(epoch: Int, model: SwAVResNet, optimizer: SGD, config: SwAVConfig,
                                 runID: String?, finished: Bool = true) throws -> [String] {
-        let state = PickleDict()
-        for (name, tensor) in model.stateDict() { state["module." + name] = .tensor(try TensorData(tensor)) }
+        let state = try ReferenceCheckpoint.moduleState(model)
         let checkpoint = PickleDict([
             ("epoch", .int(Int64(finished ? epoch + 1 : epoch))), ("state_dict", .dict(state)), ("optimizer", .dict(try optimizer.stateDict())),
         ])
@@ -209,20 +208,5 @@ public enum SwAVPretraining {
             written.append(copy)
         }
         return written
-    }
-
-    static func resume(from path: String, model: SwAVResNet, optimizer: SGD) throws -> Int {
-        let value = try PyTorchFile.load(path)
-        guard let top = value.dictValue, let state = top["state_dict"]?.dictValue, let epoch = top["epoch"]?.intValue else {
-            throw NNError.invalid("\(path): not a SwAV checkpoint (needs epoch and state_dict)")
-        }
-        var tensors: [String: Tensor] = [:]
-        for (key, item) in state.entries {
-            guard let name = key.stringValue, let tensor = item.tensorValue else { continue }
-            tensors[name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name] = try Tensor(tensor)
-        }
-        do { try model.load(tensors) } catch { throw NNError.invalid("\(path): \(error)") }
-        if let optimizerState = top["optimizer"]?.dictValue { try optimizer.load(stateDict: optimizerState) }
-        return Int(epoch)
     }
 }

@@ -34,6 +34,18 @@ struct PretrainOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
+    /// The options given, written over the config's values.
+    func apply<Settings: PretrainingSettings>(to settings: inout Settings, config path: String) throws {
+        if !data.isEmpty { settings.dataPaths = data }
+        if let out { settings.outputDirectory = out }
+        if let epochs { settings.epochs = epochs }
+        if let batchSize { settings.batchSize = batchSize }
+        if let workers { settings.workers = workers }
+        if let resume { settings.resume = resume }
+        if let seed { settings.seed = seed }
+        guard !settings.dataPaths.isEmpty else { throw ValidationError("no data: set data_path in \(path) or give --data") }
+    }
+
     func tracking() throws -> TrackingOptions {
         var tracking = TrackingOptions()
         tracking.store = runs
@@ -103,14 +115,7 @@ struct PretrainMoCo: ParsableCommand {
 
     func run() throws {
         var settings = try loadConfig { try MoCoConfig.load(config) }
-        if !options.data.isEmpty { settings.dataPaths = options.data }
-        if let out = options.out { settings.modelDirectory = out }
-        if let epochs = options.epochs { settings.epochs = epochs }
-        if let batchSize = options.batchSize { settings.batchSize = batchSize }
-        if let workers = options.workers { settings.workers = workers }
-        if let resume = options.resume { settings.resume = resume }
-        if let seed = options.seed { settings.seed = seed }
-        guard !settings.dataPaths.isEmpty else { throw ValidationError("no data: set data_path in \(config) or give --data") }
+        try options.apply(to: &settings, config: config)
         try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) { stop in
             let summary = try MoCoPretraining.run(config: settings, minimumScore: options.minScore,
                                                   tracking: try options.tracking(), stop: stop, progress: TerminalProgress())
@@ -153,14 +158,7 @@ struct PretrainSwAV: ParsableCommand {
 
     func run() throws {
         var settings = try loadConfig { try SwAVConfig.load(config) }
-        if !options.data.isEmpty { settings.dataPaths = options.data }
-        if let out = options.out { settings.modelPath = out }
-        if let epochs = options.epochs { settings.epochs = epochs }
-        if let batchSize = options.batchSize { settings.batchSize = batchSize }
-        if let workers = options.workers { settings.workers = workers }
-        if let resume = options.resume { settings.resume = resume }
-        if let seed = options.seed { settings.seed = seed }
-        guard !settings.dataPaths.isEmpty else { throw ValidationError("no data: set data_path in \(config) or give --data") }
+        try options.apply(to: &settings, config: config)
         try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) { stop in
             let summary = try SwAVPretraining.run(config: settings, minimumScore: options.minScore,
                                                   tracking: try options.tracking(), stop: stop, progress: TerminalProgress())

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tracking   // SHA256
 @testable import VolumeIO
 
 /// One entry of `Fixtures/io/expected.json`, written by the reference libraries.
