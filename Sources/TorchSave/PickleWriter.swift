@@ -117,8 +117,10 @@ public enum PyTorchWriter {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         do {
             try zip.write(to: temporary)
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(at: temporary, to: url)
+            // rename(2) replaces an existing file in one step: never a moment without the checkpoint.
+            guard rename(temporary.path, path) == 0 else {
+                throw TorchSaveError.corrupt("\(path): cannot move into place (\(String(cString: strerror(errno))))")
+            }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw TorchSaveError.corrupt("\(path): cannot write (\(error.localizedDescription))")

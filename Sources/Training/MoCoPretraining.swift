@@ -41,8 +41,9 @@ public enum MoCoPretraining {
     /// `stop`: checked after every step; when requested, `current.pth.tar` is written with the weights so
     /// far (its `epoch` the number of finished epochs), the run is marked killed, and
     /// `TrainingInterrupted` is thrown.
-    public static func run(config: MoCoConfig, minimumScore: Double? = nil, tracking: TrackingOptions = TrackingOptions(),
-                           stop: StopRequest? = nil, progress: any ProgressReporter) throws -> Summary {
+    public static func run(config: MoCoConfig, configFile: String? = nil, minimumScore: Double? = nil,
+                           tracking: TrackingOptions = TrackingOptions(), stop: StopRequest? = nil,
+                           progress: any ProgressReporter) throws -> Summary {
         try config.validate()
         let source = try PatchSource(inputs: config.dataPaths, minimumScore: minimumScore)
         guard source.count >= config.batchSize else {
@@ -72,6 +73,8 @@ public enum MoCoPretraining {
             ("moco_m", "\(config.keyMomentum)"), ("moco_t", "\(config.temperature)"), ("seed", "\(config.seed)"),
             ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
         ], commandLine: tracking.commandLine)
+        // The config file as an artifact, as the reference logs it.
+        if let configFile { try tracker.logArtifact(configFile) }
 
         var summary = Summary(runID: tracker.checkpointRunID)
         var epoch = startEpoch
@@ -116,7 +119,7 @@ public enum MoCoPretraining {
         let augmentation = MoCoV2Augmentation(
             seed: config.seed, view: .mocov2(size: config.cropSize, mean: Float(config.mean), std: Float(config.std)))
         let side = config.cropSize
-        let loader = Prefetcher<Batch>(count: batches.count, workers: max(1, config.workers), depth: 3) { b in
+        let loader = Prefetcher<Batch>(count: batches.count, workers: max(1, config.workers), depth: max(1, config.workers) + 2) { b in
             var query: [Float] = [], key: [Float] = []
             query.reserveCapacity(batches[b].count * side * side)
             key.reserveCapacity(batches[b].count * side * side)

@@ -4,8 +4,8 @@ import Imaging
 import VolumeIO
 
 /// The unlabelled patches a pretraining run draws from: the reference's curated layout
-/// (`DIR/<dataset>/*.tiff`, `.tif` too) and cem's patch stores (`*.patches.sqlite`, read in place,
-/// optionally only patches the quality filter scored above a threshold). Datasets are taken in sorted
+/// (`DIR/<dataset>/*.tiff`, `.tif` too) and cem's patch stores (`*.patches.sqlite`, read in place; a
+/// store the quality filter scored gives the patches it kept, or those above `minimumScore`). Datasets are taken in sorted
 /// name order (the reference's `os.listdir` order is arbitrary); patches in file-name or stored order.
 public final class PatchSource: @unchecked Sendable {
     // @unchecked: immutable after init; PatchStore reads go through GRDB's serialised queue.
@@ -32,7 +32,10 @@ public final class PatchSource: @unchecked Sendable {
         var stores: [PatchStore] = []
         func addStore(_ path: String) throws {
             let store = try PatchStore(path: path)
-            let ids = try store.patchIDs(minimumScore: minimumScore)
+            // Without a threshold of its own, a store the quality filter scored keeps the patches
+            // `cem classify` kept (its classifier_threshold).
+            let threshold = try minimumScore ?? store.meta()["classifier_threshold"].flatMap(Double.init)
+            let ids = try store.patchIDs(minimumScore: threshold)
             groups.append((store.dataset, ids.map { .stored(store: stores.count, id: $0) }))
             stores.append(store)
         }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Produces items 0..<count on worker threads, at most `depth` ahead of the consumer, and hands them
 /// out in order: data loading and augmentation run while the network trains on the previous batch.
-/// A failure in a worker is rethrown by `next()` at that item's turn.
+/// A failure in a worker is rethrown by `next()` at that item's turn. Call `cancel()` when done (or
+/// when stopping early): workers waiting for room hold the prefetcher until then.
 public final class Prefetcher<Element: Sendable>: @unchecked Sendable {
     // @unchecked: every shared field is guarded by `condition`.
     private let condition = NSCondition()
@@ -24,8 +25,6 @@ public final class Prefetcher<Element: Sendable>: @unchecked Sendable {
             thread.start()
         }
     }
-
-    deinit { cancel() }
 
     private func work() {
         while true {

@@ -83,11 +83,11 @@ public struct SwAVConfig: Sendable, Equatable {
         try r.set("queue_length", &c.queueLength, C.int)
         try r.set("epoch_queue_starts", &c.epochQueueStarts, C.int)
         // weight_gamma: null turns the weighting off, as in the reference.
-        if r.values.keys.contains("weight_gamma") {
-            c.weightGamma = r.values["weight_gamma"].flatMap(C.double)
+        if let raw = r.values["weight_gamma"], raw is NSNull {
+            c.weightGamma = nil
             r.accept(["weight_gamma"])
-        } else {
-            _ = try r.value("weight_gamma", C.double)
+        } else if let gamma = try r.value("weight_gamma", C.double) {
+            c.weightGamma = gamma
         }
         if let norms = try r.value("norms", C.doubles) {
             guard norms.count == 2 else { throw ConfigError(path, "'norms': expected [mean, std]") }

@@ -15,7 +15,8 @@ import Tracking
 /// float32 (mixed precision is for CUDA devices).
 public enum SwAVPretraining {
     public struct Summary: Sendable {
-        public var epochs: [(epoch: Int, loss: Double, imagesPerSecond: Double)] = []
+        /// Per epoch: its loss, speed, and whether the queue's embeddings took part in the codes.
+        public var epochs: [(epoch: Int, loss: Double, imagesPerSecond: Double, queueUsed: Bool)] = []
         public var checkpoints: [String] = []
         public var runID: String?
     }
@@ -26,8 +27,9 @@ public enum SwAVPretraining {
     }
 
     /// `stop`: as `MoCoPretraining.run`'s (`checkpoint.pth.tar` written, run marked killed).
-    public static func run(config: SwAVConfig, minimumScore: Double? = nil, tracking: TrackingOptions = TrackingOptions(),
-                           stop: StopRequest? = nil, progress: any ProgressReporter) throws -> Summary {
+    public static func run(config: SwAVConfig, configFile: String? = nil, minimumScore: Double? = nil,
+                           tracking: TrackingOptions = TrackingOptions(), stop: StopRequest? = nil,
+                           progress: any ProgressReporter) throws -> Summary {
         try config.validate()
         let source = try PatchSource(inputs: config.dataPaths, minimumScore: minimumScore)
         let iterationsPerEpoch = source.count / config.batchSize
@@ -52,11 +54,17 @@ public enum SwAVPretraining {
         let queueFile = (config.modelPath as NSString).appendingPathComponent("queue0.pth")
         if !config.resume.isEmpty {
             startEpoch = try ReferenceCheckpoint.resume(from: config.resume, model: model, optimizer: optimizer.optimizer, kind: "SwAV")
-            // The queue file is read only when resuming (the reference reads any it finds).
-            if FileManager.default.fileExists(atPath: queueFile),
+            // The queue file is read only when resuming into the queue's epochs, and only if it has this
+            // run's shape (the reference reads any it finds).
+            let shape = [config.cropsForAssign.count, queueLength, config.featureDim]
+            if startEpoch >= config.epochQueueStarts, queueLength > 0, FileManager.default.fileExists(atPath: queueFile),
                let saved = try PyTorchFile.load(queueFile).dictValue?["queue"]?.tensorValue {
-                let tensor = try Tensor(saved)
-                queue = try (0..<tensor.shape[0]).map { try tensor.sliced(dim: 0, $0..<($0 + 1)).reshaped(Array(tensor.shape.dropFirst())) }
+                if saved.shape == shape {
+                    let tensor = try Tensor(saved)
+                    queue = try (0..<shape[0]).map { try tensor.sliced(dim: 0, $0..<($0 + 1)).reshaped(Array(shape.dropFirst())) }
+                } else {
+                    progress.note("note: \(queueFile) holds a queue of shape \(saved.shape), not \(shape): starting a new queue")
+                }
             }
             progress.note("resumed from \(config.resume) at epoch \(startEpoch)")
         }
@@ -67,10 +75,12 @@ public enum SwAVPretraining {
         try tracker.start(experiment: tracking.experiment ?? config.experimentName, runName: tracking.runName, params: [
             ("architecture", config.arch), ("epochs", "\(config.epochs)"), ("batch_size", "\(config.batchSize)"),
             ("base_lr", "\(config.baseLR)"), ("final_lr", "\(config.finalLR)"), ("temperature", "\(config.temperature)"),
-            ("feature_dim", "\(config.featureDim)"), ("queue_length", "\(queueLength)"),
+            ("feature_dim", "\(config.featureDim)"), ("queue_length", "\(config.queueLength)"),
             ("weight_gamma", config.weightGamma.map { "\($0)" } ?? "None"), ("seed", "\(config.seed)"),
             ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
         ], commandLine: tracking.commandLine)
+        // The config file as an artifact, as the reference logs it.
+        if let configFile { try tracker.logArtifact(configFile) }
 
         var summary = Summary(runID: tracker.checkpointRunID)
         var epoch = startEpoch
@@ -80,10 +90,10 @@ public enum SwAVPretraining {
                 if queueLength > 0 && epoch >= config.epochQueueStarts && queue == nil {
                     queue = try config.cropsForAssign.map { _ in try Tensor.zeros([queueLength, config.featureDim]) }
                 }
-                let (loss, rate) = try trainEpoch(epoch, model: model, parameters: parameters, optimizer: optimizer,
+                let (loss, rate, queueUsed) = try trainEpoch(epoch, model: model, parameters: parameters, optimizer: optimizer,
                                                   schedule: schedule, queue: &queue, source: source, config: config,
                                                   stop: stop, progress: progress)
-                summary.epochs.append((epoch, loss, rate))
+                summary.epochs.append((epoch, loss, rate, queueUsed))
                 progress.note(String(format: "epoch %d/%d: loss %.4f, lr %.5g, %.1f images/s%@", epoch + 1, config.epochs, loss,
                                      optimizer.learningRate, rate, queue == nil ? "" : ", queue on"))
                 try tracker.log(metrics: [("loss", loss)], step: epoch)
@@ -112,7 +122,8 @@ public enum SwAVPretraining {
 
     static func trainEpoch(_ epoch: Int, model: SwAVResNet, parameters: [(String, Slot)], optimizer: LARC,
                            schedule: [Double], queue: inout [Tensor]?, source: PatchSource, config: SwAVConfig,
-                           stop: StopRequest?, progress: any ProgressReporter) throws -> (loss: Double, imagesPerSecond: Double) {
+                           stop: StopRequest?, progress: any ProgressReporter)
+        throws -> (loss: Double, imagesPerSecond: Double, queueUsed: Bool) {
         model.train()
         let batches = config.weightGamma.map {
             EpochOrder.weightedBatches(datasetCounts: source.datasets.map(\.count), gamma: $0, batchSize: config.batchSize,
@@ -126,7 +137,7 @@ public enum SwAVPretraining {
             },
             mean: Float(config.mean), std: Float(config.std))
         let sizes = config.cropCounts.indices.flatMap { Array(repeating: config.cropSizes[$0], count: config.cropCounts[$0]) }
-        let loader = Prefetcher<Batch>(count: batches.count, workers: max(1, config.workers), depth: 3) { b in
+        let loader = Prefetcher<Batch>(count: batches.count, workers: max(1, config.workers), depth: max(1, config.workers) + 2) { b in
             var planes = sizes.map { size -> [Float] in
                 var values: [Float] = []
                 values.reserveCapacity(batches[b].count * size * size)
@@ -186,7 +197,7 @@ public enum SwAVPretraining {
             progress.advance(by: 1)
             if stop?.isRequested == true { throw StepsStopped() }
         }
-        return (lossSum / Double(max(seen, 1)), Double(seen) / max(Date().timeIntervalSince(start), 1e-9))
+        return (lossSum / Double(max(seen, 1)), Double(seen) / max(Date().timeIntervalSince(start), 1e-9), useTheQueue)
     }
 
     /// `checkpoint.pth.tar` every epoch and `ckp-{epoch}.pth` when `epoch % checkpoint_freq == 0` or at the

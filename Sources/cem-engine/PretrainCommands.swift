@@ -21,7 +21,8 @@ struct PretrainOptions: ParsableArguments {
     @Option(help: "Augmentation worker threads (overrides workers).") var workers: Int?
     @Option(help: ArgumentHelp("A checkpoint to go on from (overrides resume).", valueName: "file")) var resume: String?
     @Option(help: "Seed of the initial weights, the data order and the augmentations.") var seed: UInt64?
-    @Option(help: "Keep patches of stores scored above this by the quality filter.") var minScore: Double?
+    @Option(help: "Keep patches of stores scored above this by the quality filter (default: the threshold cem classify used).")
+    var minScore: Double?
     @Option(help: "libtorch threads (default: all cores).") var threads: Int?
     @Option(help: ArgumentHelp("The runs store (default: <checkpoint dir>/runs.sqlite).", valueName: "file")) var runs: String?
     @Option(help: ArgumentHelp("An MLflow tracking server (default: $MLFLOW_TRACKING_URI).", valueName: "uri"))
@@ -117,7 +118,7 @@ struct PretrainMoCo: ParsableCommand {
         var settings = try loadConfig { try MoCoConfig.load(config) }
         try options.apply(to: &settings, config: config)
         try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) { stop in
-            let summary = try MoCoPretraining.run(config: settings, minimumScore: options.minScore,
+            let summary = try MoCoPretraining.run(config: settings, configFile: config, minimumScore: options.minScore,
                                                   tracking: try options.tracking(), stop: stop, progress: TerminalProgress())
             if let last = summary.epochs.last {
                 print(String(format: "epoch %d: loss %.4f, top-1 %.1f%%, top-5 %.1f%%", last.epoch + 1, last.loss, last.top1, last.top5))
@@ -160,7 +161,7 @@ struct PretrainSwAV: ParsableCommand {
         var settings = try loadConfig { try SwAVConfig.load(config) }
         try options.apply(to: &settings, config: config)
         try options.run(config: config, defaulted: settings.defaulted, unknown: settings.unknown) { stop in
-            let summary = try SwAVPretraining.run(config: settings, minimumScore: options.minScore,
+            let summary = try SwAVPretraining.run(config: settings, configFile: config, minimumScore: options.minScore,
                                                   tracking: try options.tracking(), stop: stop, progress: TerminalProgress())
             if let last = summary.epochs.last { print(String(format: "epoch %d: loss %.4f", last.epoch + 1, last.loss)) }
             print("checkpoints: \(settings.modelPath); run: \(summary.runID ?? "-")")

@@ -161,7 +161,8 @@ struct MoCoPretrainingTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try writeCurated(root + "/curated", datasets: ["a": 5, "b": 4])
         var config = tinyConfig(root)
-        let summary = try MoCoPretraining.run(config: config, progress: SilentProgress())
+        try "arch: resnet18\n".write(toFile: root + "/moco.yaml", atomically: true, encoding: .utf8)
+        let summary = try MoCoPretraining.run(config: config, configFile: root + "/moco.yaml", progress: SilentProgress())
         #expect(summary.epochs.map(\.epoch) == [0, 1])
         #expect(summary.epochs.allSatisfy { $0.loss.isFinite && $0.loss > 0 && (0...100).contains($0.top1) && $0.top5 >= $0.top1 })
         #expect(Set(summary.checkpoints.map { ($0 as NSString).lastPathComponent })
@@ -186,6 +187,23 @@ struct MoCoPretrainingTests {
         var tensors: [String: Tensor] = [:]
         for (key, item) in encoder.entries { tensors[key.stringValue!] = try Tensor(item.tensorValue!) }
         #expect(try ResNet(.resnet18, inputChannels: 1, classes: nil).load(tensors, strict: false).missing.isEmpty)
+
+        // What --resume restores: every weight and buffer, and the optimizer's momentum buffers.
+        let restored = try MoCo(depth: .resnet18, inputChannels: 1, dim: 16, queueSize: 8)
+        let restoredOptimizer = SGD(parameters: restored.namedParameters().map(\.1), learningRate: 1, momentum: 0.9)
+        #expect(try ReferenceCheckpoint.resume(from: root + "/models/current.pth.tar", model: restored,
+                                               optimizer: restoredOptimizer, kind: "MoCoV2") == 2)
+        for (name, tensor) in restored.stateDict() {
+            let saved = try Tensor(try #require(state["module." + name]?.tensorValue))
+            #expect(try tensor.values(as: Double.self) == saved.values(as: Double.self), "\(name)")
+        }
+        let momentum = try restoredOptimizer.stateDict()["state"]?.dictValue?.entries.first?.value.dictValue?["momentum_buffer"]?.tensorValue
+        let savedMomentum = optimizer["state"]?.dictValue?.entries.first?.value.dictValue?["momentum_buffer"]?.tensorValue
+        #expect(try Tensor(try #require(momentum)).values(as: Double.self) == Tensor(try #require(savedMomentum)).values(as: Double.self))
+
+        // The config file is an artifact of the run.
+        let details = try RunStore(path: root + "/models/runs.sqlite").details(try #require(summary.runID))
+        #expect(details.artifacts.map(\.path) == ["moco.yaml"] && details.summary.status == .finished)
 
         // Resume: one more epoch from current.pth.tar, with the weights it saved.
         config.epochs = 3

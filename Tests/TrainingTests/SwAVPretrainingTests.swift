@@ -96,7 +96,7 @@ struct SwAVPretrainingTests {
         config.cropCounts = [2, 2]
         config.cropSizes = [48, 32]
         config.batchSize = 4
-        config.epochs = 2
+        config.epochs = 3
         config.checkpointFrequency = 5
         config.queueLength = 8
         config.epochQueueStarts = 1
@@ -104,12 +104,15 @@ struct SwAVPretrainingTests {
         config.workers = 2
         config.useFP16 = false
         let summary = try SwAVPretraining.run(config: config, progress: SilentProgress())
-        #expect(summary.epochs.map(\.epoch) == [0, 1] && summary.epochs.allSatisfy { $0.loss.isFinite && $0.loss > 0 })
-        #expect(Set(summary.checkpoints.map { ($0 as NSString).lastPathComponent }) == ["checkpoint.pth.tar", "ckp-0.pth", "ckp-1.pth"])
+        #expect(summary.epochs.map(\.epoch) == [0, 1, 2] && summary.epochs.allSatisfy { $0.loss.isFinite && $0.loss > 0 })
+        // The queue starts at epoch 1 (empty, so not used yet: its last row is still zero) and, full of
+        // two batches' embeddings by epoch 2, takes part in the codes there.
+        #expect(summary.epochs.map(\.queueUsed) == [false, false, true])
+        #expect(Set(summary.checkpoints.map { ($0 as NSString).lastPathComponent }) == ["checkpoint.pth.tar", "ckp-0.pth", "ckp-2.pth"])
 
         let checkpoint = try #require(try PyTorchFile.load(root + "/models/checkpoint.pth.tar").dictValue)
         #expect(checkpoint.keys == ["epoch", "state_dict", "optimizer", "run_id", "norms"])
-        #expect(checkpoint["epoch"]?.intValue == 2)
+        #expect(checkpoint["epoch"]?.intValue == 3)
         let state = try #require(checkpoint["state_dict"]?.dictValue)
         #expect(state.keys.first == "module.conv1.weight" && state["module.prototypes.weight"]?.tensorValue?.shape == [10, 16])
         // Frozen prototypes only move by the normalisation before each step: rows stay unit vectors.
@@ -118,10 +121,11 @@ struct SwAVPretrainingTests {
         let queue = try #require(try PyTorchFile.load(root + "/models/queue0.pth").dictValue?["queue"]?.tensorValue)
         #expect(queue.shape == [2, 8, 16])
 
-        config.epochs = 3
+        config.epochs = 4
         config.resume = root + "/models/checkpoint.pth.tar"
         let resumed = try SwAVPretraining.run(config: config, progress: SilentProgress())
-        #expect(resumed.epochs.map(\.epoch) == [2])
-        #expect(try PyTorchFile.load(root + "/models/checkpoint.pth.tar").dictValue?["epoch"]?.intValue == 3)
+        #expect(resumed.epochs.map(\.epoch) == [3])
+        #expect(resumed.epochs.first?.queueUsed == true)   // the saved queue came back with --resume
+        #expect(try PyTorchFile.load(root + "/models/checkpoint.pth.tar").dictValue?["epoch"]?.intValue == 4)
     }
 }
