@@ -81,6 +81,9 @@ public struct RetryPolicy: Sendable {
 
     /// 4 tries over about 3.5 s.
     public static let standard = RetryPolicy(attempts: 4, initialDelay: 0.5)
+    /// One try of at most 5 s: what a trainer spends on a send between steps (the Tracker's growing
+    /// pause does the retrying), so an unreachable server never holds training up for long.
+    public static let quick = RetryPolicy(attempts: 1, initialDelay: 0, timeout: 5)
 
     func delay(after attempt: Int) -> TimeInterval { min(maxDelay, initialDelay * pow(2, Double(attempt - 1))) }
 }
@@ -177,7 +180,9 @@ final class MLflowClient: Sendable {
             "tags": .array(tags.map { keyValue($0.0, truncated($0.1, limits.tagValueLength)) }),
         ]
         if !runName.isEmpty { body["run_name"] = .string(runName) }
-        let response: RunResponse = try call("POST", "runs/create", json: .object(body))
+        // Sent once: if the answer is lost the run may exist, so the caller looks for it (findRun)
+        // before creating again, instead of this request being retried into a duplicate.
+        let response: RunResponse = try call("POST", "runs/create", json: .object(body), retrying: false)
         return (try response.run.info.id(), response.run.info.artifact_uri ?? "")
     }
 
@@ -248,9 +253,10 @@ final class MLflowClient: Sendable {
     }
 
     private func call<T: Decodable>(_ method: String, _ endpoint: String, query: [(String, String)] = [],
-                                    json: JSONValue? = nil) throws -> T {
+                                    json: JSONValue? = nil, retrying: Bool = true) throws -> T {
         let data = try send(method, apiPath: "api/2.0/mlflow/" + endpoint, query: query,
-                            body: json.map { Data($0.encoded.utf8) }, contentType: json == nil ? nil : "application/json")
+                            body: json.map { Data($0.encoded.utf8) }, contentType: json == nil ? nil : "application/json",
+                            retrying: retrying)
         do {
             return try JSONDecoder().decode(T.self, from: data.isEmpty ? Data("{}".utf8) : data)
         } catch {
@@ -268,7 +274,7 @@ final class MLflowClient: Sendable {
 
     /// One request, retried on transient failures; returns the body of a 2xx answer.
     private func send(_ method: String, apiPath: String, query: [(String, String)], body: Data?,
-                      contentType: String?) throws -> Data {
+                      contentType: String?, retrying: Bool = true) throws -> Data {
         var text = server.uri + "/" + apiPath
         if !query.isEmpty { text += "?" + query.map { Self.escape($0.0) + "=" + Self.escape($0.1) }.joined(separator: "&") }
         guard let url = URL(string: text) else { throw MLflowError(kind: .protocolError, message: "bad request URL \(text)") }
@@ -283,7 +289,7 @@ final class MLflowClient: Sendable {
             attempt += 1
             do {
                 return try perform(request, endpoint: apiPath)
-            } catch let error as MLflowError where error.isTransient && attempt < retry.attempts {
+            } catch let error as MLflowError where error.isTransient && retrying && attempt < retry.attempts {
                 Thread.sleep(forTimeInterval: retry.delay(after: attempt))
             }
         }

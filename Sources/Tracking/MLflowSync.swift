@@ -34,15 +34,25 @@ struct MLflowSync {
             state = known
         } else {
             let experimentID = try client.experimentID(named: summary.experiment)
-            if let found = try client.findRun(experimentID: experimentID, localRunID: run) {
-                state = RemoteState(uri: client.server.uri, remoteRunID: found.runID, experimentID: experimentID,
-                                    artifactURI: found.artifactURI)
-            } else {
-                let created = try client.createRun(experimentID: experimentID, startTime: summary.startTime,
-                                                   runName: summary.name, tags: [(Tracker.localRunTag, run)])
-                state = RemoteState(uri: client.server.uri, remoteRunID: created.runID, experimentID: experimentID,
-                                    artifactURI: created.artifactURI)
-                report.created = true
+            var attempt = 0
+            while true {
+                attempt += 1
+                // Look before (re)creating: a create whose answer was lost may have made the run.
+                if let found = try client.findRun(experimentID: experimentID, localRunID: run) {
+                    state = RemoteState(uri: client.server.uri, remoteRunID: found.runID, experimentID: experimentID,
+                                        artifactURI: found.artifactURI)
+                    break
+                }
+                do {
+                    let created = try client.createRun(experimentID: experimentID, startTime: summary.startTime,
+                                                       runName: summary.name, tags: [(Tracker.localRunTag, run)])
+                    state = RemoteState(uri: client.server.uri, remoteRunID: created.runID, experimentID: experimentID,
+                                        artifactURI: created.artifactURI)
+                    report.created = true
+                    break
+                } catch let error as MLflowError where error.isTransient && attempt < client.retry.attempts {
+                    Thread.sleep(forTimeInterval: client.retry.delay(after: attempt))
+                }
             }
             try store.saveRemote(run: run, state)
         }

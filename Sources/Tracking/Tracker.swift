@@ -37,6 +37,8 @@ public final class Tracker {
     public var syncInterval: TimeInterval = 2
 
     private let client: MLflowClient?
+    /// The same server with `RetryPolicy.quick`, for the sends between training steps.
+    private let quickClient: MLflowClient?
     private let progress: any ProgressReporter
     private var lastSync = Date.distantPast
     private var nextAttempt = Date.distantPast
@@ -51,6 +53,7 @@ public final class Tracker {
         self.server = server
         self.progress = progress
         client = server.map { MLflowClient(server: $0, retry: retry) }
+        quickClient = server.map { MLflowClient(server: $0, retry: .quick) }
     }
 
     public convenience init(_ options: TrackingOptions, defaultStore: String, progress: any ProgressReporter) throws {
@@ -120,7 +123,7 @@ public final class Tracker {
     /// Sends queued events if a server is configured and it is time; returns whether nothing is left queued.
     @discardableResult
     public func sync(force: Bool) -> Bool {
-        guard let client, let runID else { return true }
+        guard let client = force ? client : quickClient, let runID else { return true }
         guard !refused else { return false }
         let now = Date()
         guard now >= nextAttempt, force || now.timeIntervalSince(lastSync) >= syncInterval else { return false }
