@@ -9,7 +9,7 @@ struct Runs: ParsableCommand {
         commandName: "runs",
         abstract: "Training runs: list, show, compare, push to an MLflow server, HTML report.",
         discussion: """
-            Every training command (train-classifier, later pretrain and finetune) records its run — \
+            Every training command (train-classifier, pretrain; later finetune) records its run — \
             params, per-epoch metrics, artifacts, status — in a local store, runs.sqlite in its output \
             directory (or --runs FILE), and, with --tracking-uri or MLFLOW_TRACKING_URI, sends the same \
             events to an MLflow tracking server. A run whose process died is shown as killed.
@@ -121,12 +121,18 @@ struct RunsPush: ParsableCommand {
             Runs still going in a live process are left to that process. Credentials: \
             MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (basic) or MLFLOW_TRACKING_TOKEN (bearer).
 
+            Also `cem runs export --to URI` (the same command).
+
             Example: cem runs push --runs classifier/ --tracking-uri http://127.0.0.1:5000
-            """)
+            """,
+        aliases: ["export"])
 
     @Argument(help: ArgumentHelp("Only these runs (default: every run in the store).", valueName: "run")) var runs: [String] = []
     @OptionGroup var store: RunsStoreOption
-    @Option(help: ArgumentHelp("The MLflow server (default: $MLFLOW_TRACKING_URI).", valueName: "uri")) var trackingUri: String?
+    @Option(name: [.customLong("tracking-uri"), .customLong("to")],
+            help: ArgumentHelp("The MLflow server (default: $MLFLOW_TRACKING_URI); --to as in `cem runs export --to URI`.",
+                               valueName: "uri"))
+    var trackingUri: String?
 
     func run() throws {
         let server: MLflowServer
