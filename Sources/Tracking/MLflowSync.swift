@@ -12,6 +12,9 @@ public struct PushReport: Sendable, Equatable {
     public var artifacts = 0
     /// The final status, when this push sent it.
     public var status: RunStatus?
+    /// Artifacts the server refused for good (e.g. it does not proxy its artifact store), with why:
+    /// passed over, so they never hold the rest of the run back.
+    public var refusedArtifacts: [String] = []
 
     public var sentAnything: Bool { created || params + tags + metrics + artifacts > 0 || status != nil }
 }
@@ -69,19 +72,18 @@ struct MLflowSync {
             report.tags += batch.tags.count
             report.metrics += batch.metrics.count
         }
-        // An artifact store the server cannot proxy must not keep the status from being sent.
-        var artifactError: MLflowError?
+        // An artifact the server refuses for good (an artifact store it cannot proxy) is reported and
+        // passed over: it must not keep the other artifacts, the status or later pushes from going.
         for artifact in try store.pendingArtifacts(run: run, after: state.artifactSeq) {
             do {
                 try client.uploadArtifact(artifactURI: state.artifactURI, path: artifact.path,
                                           file: store.artifactFile(run: run, path: artifact.path))
+                report.artifacts += 1
             } catch let error as MLflowError where !error.isTransient {
-                artifactError = error
-                break
+                report.refusedArtifacts.append("\(artifact.path): \(error.message)")
             }
             state.artifactSeq = artifact.seq
             try store.saveRemote(run: run, state)
-            report.artifacts += 1
         }
         // The status as it is now (the run may have ended while this push ran).
         let current = try store.details(run).summary
@@ -91,7 +93,6 @@ struct MLflowSync {
             try store.saveRemote(run: run, state)
             report.status = current.status
         }
-        if let artifactError { throw artifactError }
         return report
     }
 }

@@ -131,6 +131,7 @@ public final class Tracker {
         do {
             let report = try MLflowSync(store: store, client: client).push(runID)
             remoteRunID = report.remoteRunID
+            for refusal in report.refusedArtifacts { progress.note("MLflow: artifact not stored: \(refusal)") }
             if offline {
                 progress.note("MLflow: \(client.server.uri) is reachable again; queued events sent")
                 offline = false

@@ -153,6 +153,7 @@ struct RunsPush: ParsableCommand {
                                  "\(report.artifacts) artifacts"]
                     if let status = report.status { parts.append("status \(status.mlflowName)") }
                     print("\(name) → run \(report.remoteRunID)\(report.created ? " (created)" : ""): " + parts.joined(separator: ", "))
+                    for refusal in report.refusedArtifacts { Terminal.error("note: \(name): artifact not stored: \(refusal)") }
                 case .upToDate(let remote): print("\(name) → run \(remote): up to date")
                 case .live: print("\(name): still running (pid \(run.pid)); its own process sends it")
                 case .failed(let error):

@@ -56,6 +56,7 @@ public final class MLflowRecorder: @unchecked Sendable {
     private var storedArtifacts: [String: Data] = [:]
     private var failures: [Int] = []
     private var authorization: String?
+    private var artifactsRefused = false
 
     public init() throws { try startListening() }
 
@@ -74,6 +75,8 @@ public final class MLflowRecorder: @unchecked Sendable {
     /// Requests without exactly this `Authorization` header get 401.
     public func requireAuthorization(_ value: String?) { lock.withLock { authorization = value } }
     public func clearRequests() { lock.withLock { storedRequests = [] } }
+    /// Artifact uploads get 403, as from a server whose artifact store is not proxied.
+    public func refuseArtifacts(_ on: Bool) { lock.withLock { artifactsRefused = on } }
 
     /// A run that exists on the server before the client asks (as if runs/create had succeeded
     /// but its answer was lost).
@@ -375,6 +378,9 @@ public final class MLflowRecorder: @unchecked Sendable {
             storedRuns[id] = run
             return ["run_info": runInfo(run)]
         case ("PUT", "artifacts"):
+            if artifactsRefused {
+                throw Failure(status: 403, code: "PERMISSION_DENIED", message: "artifact proxying is disabled on this server")
+            }
             let artifactPath = String(request.path.dropFirst("/api/2.0/mlflow-artifacts/artifacts/".count))
             storedArtifacts[artifactPath] = request.body
             return [String: Any]()

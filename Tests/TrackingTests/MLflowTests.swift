@@ -251,4 +251,25 @@ struct MLflowTests {
         #expect(server.runs.count == 1 && !server.requests.contains { $0.endpoint == "runs/create" })
         #expect(server.run(existing)?.metrics.count == 1 && server.run(existing)?.params == ["lr": "1"])
     }
+
+    @Test("artifacts a server refuses for good are reported and passed over: the status still goes, and push completes")
+    func refusedArtifacts() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let server = try MLflowRecorder()
+        defer { server.goDown() }
+        server.refuseArtifacts(true)
+        let notes = NoteRecorder()
+        let tracker = try tracker(dir, server, notes: notes)
+        try tracker.start(experiment: "refusals", params: [("lr", "0.1")], commandLine: ["cem"])
+        try Data("a\n".utf8).write(to: URL(fileURLWithPath: dir.file("a.txt")))
+        try tracker.logArtifact(dir.file("a.txt"))
+        try tracker.log(metric: "loss", step: 1, value: 0.5)   // later events are not held back
+        try tracker.finish(.finished)
+        let remote = try #require(server.runs.first)
+        #expect(remote.status == "FINISHED" && remote.metrics.count == 1 && server.artifacts.isEmpty)
+        #expect(notes.notes.contains { $0.contains("artifact not stored: a.txt") })
+        let again = try RunStore(path: dir.file("runs.sqlite")).push(to: try MLflowServer(uri: server.baseURL), retry: quickRetry)
+        guard case .upToDate = again.first?.outcome else { Issue.record("expected up to date, got \(String(describing: again.first?.outcome))"); return }
+    }
 }
