@@ -72,7 +72,7 @@ public enum MoCoPretraining {
             ("learning_rate", "\(config.learningRate)"), ("moco_dim", "\(config.dim)"), ("moco_k", "\(config.queueSize)"),
             ("moco_m", "\(config.keyMomentum)"), ("moco_t", "\(config.temperature)"), ("seed", "\(config.seed)"),
             ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
-        ], commandLine: tracking.commandLine)
+        ], tags: resumedTags(config.resume), commandLine: tracking.commandLine)
         // The config file as an artifact, as the reference logs it.
         if let configFile { try tracker.logArtifact(configFile) }
 

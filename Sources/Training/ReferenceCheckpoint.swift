@@ -12,6 +12,11 @@ enum ReferenceCheckpoint {
         return state
     }
 
+    /// The `run_id` a checkpoint carries, if any.
+    static func runID(of path: String) -> String? {
+        (try? PyTorchFile.load(path))?.dictValue?["run_id"]?.stringValue
+    }
+
     /// Restores `model` (keys with or without `module.`) and `optimizer` from a checkpoint of `kind`
     /// (for the error message); returns the epoch to start from.
     static func resume(from path: String, model: Module, optimizer: SGD, kind: String) throws -> Int {
@@ -28,4 +33,11 @@ enum ReferenceCheckpoint {
         if let optimizerState = top["optimizer"]?.dictValue { try optimizer.load(stateDict: optimizerState) }
         return Int(epoch)
     }
+}
+
+/// A resumed run is a new run in the store, tagged with the run it continues (`cem.resumed_from`: the
+/// checkpoint's `run_id`), where the reference reopens that MLflow run.
+func resumedTags(_ resume: String) -> [(String, String)] {
+    guard !resume.isEmpty, let previous = ReferenceCheckpoint.runID(of: resume) else { return [] }
+    return [("cem.resumed_from", previous)]
 }

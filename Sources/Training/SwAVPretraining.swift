@@ -78,7 +78,7 @@ public enum SwAVPretraining {
             ("feature_dim", "\(config.featureDim)"), ("queue_length", "\(config.queueLength)"),
             ("weight_gamma", config.weightGamma.map { "\($0)" } ?? "None"), ("seed", "\(config.seed)"),
             ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
-        ], commandLine: tracking.commandLine)
+        ], tags: resumedTags(config.resume), commandLine: tracking.commandLine)
         // The config file as an artifact, as the reference logs it.
         if let configFile { try tracker.logArtifact(configFile) }
 

@@ -210,6 +210,8 @@ struct MoCoPretrainingTests {
         config.resume = root + "/models/current.pth.tar"
         let resumed = try MoCoPretraining.run(config: config, progress: SilentProgress())
         #expect(resumed.epochs.map(\.epoch) == [2])
+        let continued = try RunStore(path: root + "/models/runs.sqlite").details(try #require(resumed.runID))
+        #expect(continued.tags.contains { $0.key == "cem.resumed_from" && $0.value == summary.runID })
         #expect(try PyTorchFile.load(root + "/models/current.pth.tar").dictValue?["epoch"]?.intValue == 3)
     }
 
