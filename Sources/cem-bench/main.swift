@@ -1,4 +1,4 @@
-// Micro-benchmarks for bench/curation: prints JSON lines of timings.
+// Micro-benchmarks for bench/curation, bench/engine and bench/pretrain: prints JSON lines of timings.
 // Not part of the product; built with `swift build -c release --product cem-bench`.
 import Curation
 import Foundation
@@ -83,6 +83,16 @@ case "unet":
     let big = try Tensor.randn([1, 1, 512, 512])
     let infer = try median { _ = try withNoGrad { try model(big) } }
     print("{\"bench\": \"unet\", \"threads\": \(Torch.threads), \"train_step\": \(train), \"inference\": \(infer)}")
+case "moco", "swav":
+    // moco|swav THREADS [STEPS] [LOADER_BATCHES]: pretraining step and loader speed (Pretrain.swift).
+    let threads = Int(arguments.dropFirst().first ?? "2")!
+    let steps = Int(arguments.dropFirst(2).first ?? "3")!
+    let loaderBatches = Int(arguments.dropFirst(3).first ?? "4")!
+    if arguments.first == "moco" {
+        try benchMoCo(threads: threads, steps: steps, loaderBatches: loaderBatches)
+    } else {
+        try benchSwAV(threads: threads, steps: steps, loaderBatches: loaderBatches)
+    }
 default:
-    print("usage: cem-bench dhash N | dedupe N | cut VOLUME JOBS | unet THREADS")
+    print("usage: cem-bench dhash N | dedupe N | cut VOLUME JOBS | unet THREADS | moco|swav THREADS [STEPS] [LOADER_BATCHES]")
 }
