@@ -29,6 +29,9 @@ public struct MoCoConfig: Sendable, Equatable {
     public var logging = true
     public var mean = 0.57287007
     public var std = 0.12740536
+    /// The per-dataset weighting of SwAV (count^(−gamma), drawn with replacement); nil, as the
+    /// reference's train_mocov2.py (whose dataset takes the key but is never given it): uniform.
+    public var weightGamma: Double?
     /// Not in the reference (which always uses 224): the augmented crop's side, smaller for tests.
     public var cropSize = 224
     /// Not in the reference (which does not seed): seeds initial weights, data order and augmentations.
@@ -77,7 +80,8 @@ public struct MoCoConfig: Sendable, Equatable {
             if let s = norms["std"].flatMap(C.double) { std = s }
         }
         r.accept(["world_size", "rank", "dist_url", "dist_backend", "multiprocessing_distributed", "gpu"])
-        let extras = ["crop_size", "seed"]   // cem's own keys: never "missing" from a reference file
+        let extras = ["crop_size", "seed", "weight_gamma"]   // not in the reference's file: never "missing"
+        if let gamma = try r.value("weight_gamma", C.double) { weightGamma = gamma }
         if let size = try r.value("crop_size", C.int) { cropSize = size }
         if let s = try r.value("seed", C.int) { seed = UInt64(max(0, s)) }
         // One of data_path / data_file is enough; a missing one is reported as data_path.
@@ -95,5 +99,6 @@ public struct MoCoConfig: Sendable, Equatable {
         try check(mlp, "mlp: false is not supported (the CEM500K MoCoV2 head is the 2-layer MLP)")
         try check(cropSize >= 32, "crop_size must be at least 32")
         try check(std > 0, "norms.std must be positive")
+        if let weightGamma { try check(weightGamma >= 0, "weight_gamma must be 0 or more") }
     }
 }

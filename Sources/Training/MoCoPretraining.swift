@@ -72,6 +72,7 @@ public enum MoCoPretraining {
             ("learning_rate", "\(config.learningRate)"), ("moco_dim", "\(config.dim)"), ("moco_k", "\(config.queueSize)"),
             ("moco_m", "\(config.keyMomentum)"), ("moco_t", "\(config.temperature)"), ("seed", "\(config.seed)"),
             ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
+            ("weight_gamma", config.weightGamma.map { "\($0)" } ?? "None"),
         ], tags: resumedTags(config.resume), commandLine: tracking.commandLine)
         // The config file as an artifact, as the reference logs it.
         if let configFile { try tracker.logArtifact(configFile) }
@@ -115,7 +116,10 @@ public enum MoCoPretraining {
                                          cosine: config.cosine, milestones: config.schedule)
         optimizer.learningRate = learningRate
         model.train()
-        let batches = EpochOrder.batches(count: source.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
+        let batches = config.weightGamma.map {
+            EpochOrder.weightedBatches(datasetCounts: source.datasets.map(\.count), gamma: $0, batchSize: config.batchSize,
+                                       seed: config.seed, epoch: epoch)
+        } ?? EpochOrder.batches(count: source.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
         let augmentation = MoCoV2Augmentation(
             seed: config.seed, view: .mocov2(size: config.cropSize, mean: Float(config.mean), std: Float(config.std)))
         let side = config.cropSize

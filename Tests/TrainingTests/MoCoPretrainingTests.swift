@@ -130,9 +130,11 @@ struct MoCoPretrainingTests {
         #expect(config.unknown.isEmpty && config.defaulted.isEmpty)
         try config.validate()
 
-        try "lr: 0.03\nbatch_size: 6\nmoco_k: 16\nfancy: 1\n".write(toFile: root + "/short.yaml", atomically: true, encoding: .utf8)
+        #expect(config.weightGamma == nil)   // the reference's MoCo samples uniformly
+        try "lr: 0.03\nbatch_size: 6\nmoco_k: 16\nfancy: 1\nweight_gamma: 0.5\n".write(toFile: root + "/short.yaml", atomically: true, encoding: .utf8)
         let short = try MoCoConfig.load(root + "/short.yaml")
         #expect(short.unknown == ["fancy"] && short.defaulted.contains("epochs") && short.epochs == 200)
+        #expect(short.weightGamma == 0.5 && !short.defaulted.contains("weight_gamma"))
         #expect(throws: ConfigError.self) { try short.validate() }   // 16 is not a multiple of 6
         #expect(throws: ConfigError.self) { try MoCoConfig.load(root + "/missing.yaml") }
     }
@@ -208,6 +210,7 @@ struct MoCoPretrainingTests {
         // Resume: one more epoch from current.pth.tar, with the weights it saved.
         config.epochs = 3
         config.resume = root + "/models/current.pth.tar"
+        config.weightGamma = 0.5   // the resumed epoch draws with per-dataset weights
         let resumed = try MoCoPretraining.run(config: config, progress: SilentProgress())
         #expect(resumed.epochs.map(\.epoch) == [2])
         let continued = try RunStore(path: root + "/models/runs.sqlite").details(try #require(resumed.runID))
