@@ -66,45 +66,32 @@ public enum MoCoPretraining {
 
         let tracker = try Tracker(tracking, defaultStore: (config.modelDirectory as NSString)
             .appendingPathComponent(RunStore.defaultName), progress: progress)
-        try tracker.start(experiment: tracking.experiment ?? config.experimentName, runName: tracking.runName, params: [
+        var summary = Summary(runID: tracker.checkpointRunID)
+        try TrackedEpochs.run(tracker, experiment: tracking.experiment ?? config.experimentName, runName: tracking.runName, params: [
             ("data_path", config.dataPaths.joined(separator: " ")), ("architecture", config.arch),
             ("epochs", "\(config.epochs)"), ("batch_size", "\(config.batchSize)"),
             ("learning_rate", "\(config.learningRate)"), ("moco_dim", "\(config.dim)"), ("moco_k", "\(config.queueSize)"),
             ("moco_m", "\(config.keyMomentum)"), ("moco_t", "\(config.temperature)"), ("seed", "\(config.seed)"),
             ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
             ("weight_gamma", config.weightGamma.map { "\($0)" } ?? "None"),
-        ], tags: resumedTags(config.resume), commandLine: tracking.commandLine)
-        // The config file as an artifact, as the reference logs it.
-        if let configFile { try tracker.logArtifact(configFile) }
-
-        var summary = Summary(runID: tracker.checkpointRunID)
-        var epoch = startEpoch
-        do {
-            for current in startEpoch..<config.epochs {
-                epoch = current
-                let metrics = try trainEpoch(epoch, model: model, optimizer: optimizer, source: source, config: config,
-                                             stop: stop, progress: progress)
-                summary.epochs.append(metrics)
-                progress.note(String(format: "epoch %d/%d: loss %.4f, top-1 %.1f%%, top-5 %.1f%%, lr %.5g, %.1f images/s",
-                                     epoch + 1, config.epochs, metrics.loss, metrics.top1, metrics.top5,
-                                     metrics.learningRate, metrics.imagesPerSecond))
-                // The reference's metric names (train_mocov2.py:304-308).
-                try tracker.log(metrics: [("ins_loss", metrics.loss), ("top1_prob", metrics.top1),
-                                          ("top5_prob", metrics.top5)], step: epoch)
-                summary.checkpoints += try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer,
-                                                           config: config, runID: tracker.checkpointRunID)
-                try LossCurve.write(summary.epochs.map(\.loss), title: "MOCOV2 LOSS (INS_LOSS)",
-                                    to: (config.modelDirectory as NSString).appendingPathComponent("loss.png"))
-            }
-            try tracker.finish(.finished)
-        } catch is StepsStopped {
-            let path = try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer, config: config,
-                                           runID: tracker.checkpointRunID, finished: false)[0]
-            try? tracker.finish(.killed)
-            throw TrainingInterrupted(checkpoint: path, epoch: epoch)
-        } catch {
-            try? tracker.finish(.failed)
-            throw error
+        ], resume: config.resume, configFile: configFile, commandLine: tracking.commandLine,
+           epochs: startEpoch..<config.epochs) { epoch in
+            let metrics = try trainEpoch(epoch, model: model, optimizer: optimizer, source: source, config: config,
+                                         stop: stop, progress: progress)
+            summary.epochs.append(metrics)
+            progress.note(String(format: "epoch %d/%d: loss %.4f, top-1 %.1f%%, top-5 %.1f%%, lr %.5g, %.1f images/s",
+                                 epoch + 1, config.epochs, metrics.loss, metrics.top1, metrics.top5,
+                                 metrics.learningRate, metrics.imagesPerSecond))
+            // The reference's metric names (train_mocov2.py:304-308).
+            try tracker.log(metrics: [("ins_loss", metrics.loss), ("top1_prob", metrics.top1),
+                                      ("top5_prob", metrics.top5)], step: epoch)
+            summary.checkpoints += try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer,
+                                                       config: config, runID: tracker.checkpointRunID)
+            try LossCurve.write(summary.epochs.map(\.loss), title: "MOCOV2 LOSS (INS_LOSS)",
+                                to: (config.modelDirectory as NSString).appendingPathComponent("loss.png"))
+        } saveInterrupted: { epoch in
+            try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer, config: config,
+                                runID: tracker.checkpointRunID, finished: false)[0]
         }
         summary.runID = tracker.checkpointRunID
         return summary
@@ -116,10 +103,8 @@ public enum MoCoPretraining {
                                          cosine: config.cosine, milestones: config.schedule)
         optimizer.learningRate = learningRate
         model.train()
-        let batches = config.weightGamma.map {
-            EpochOrder.weightedBatches(datasetCounts: source.datasets.map(\.count), gamma: $0, batchSize: config.batchSize,
-                                       seed: config.seed, epoch: epoch)
-        } ?? EpochOrder.batches(count: source.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
+        let batches = EpochOrder.batches(for: source, batchSize: config.batchSize, gamma: config.weightGamma,
+                                         seed: config.seed, epoch: epoch)
         let augmentation = MoCoV2Augmentation(
             seed: config.seed, view: .mocov2(size: config.cropSize, mean: Float(config.mean), std: Float(config.std)))
         let side = config.cropSize

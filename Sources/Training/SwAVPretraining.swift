@@ -72,49 +72,36 @@ public enum SwAVPretraining {
 
         let tracker = try Tracker(tracking, defaultStore: (config.modelPath as NSString).appendingPathComponent(RunStore.defaultName),
                                   progress: progress)
-        try tracker.start(experiment: tracking.experiment ?? config.experimentName, runName: tracking.runName, params: [
+        var summary = Summary(runID: tracker.checkpointRunID)
+        try TrackedEpochs.run(tracker, experiment: tracking.experiment ?? config.experimentName, runName: tracking.runName, params: [
             ("architecture", config.arch), ("epochs", "\(config.epochs)"), ("batch_size", "\(config.batchSize)"),
             ("base_lr", "\(config.baseLR)"), ("final_lr", "\(config.finalLR)"), ("temperature", "\(config.temperature)"),
             ("feature_dim", "\(config.featureDim)"), ("queue_length", "\(config.queueLength)"),
             ("weight_gamma", config.weightGamma.map { "\($0)" } ?? "None"), ("seed", "\(config.seed)"),
             ("patches", "\(source.count)"), ("datasets", "\(source.datasets.count)"),
-        ], tags: resumedTags(config.resume), commandLine: tracking.commandLine)
-        // The config file as an artifact, as the reference logs it.
-        if let configFile { try tracker.logArtifact(configFile) }
-
-        var summary = Summary(runID: tracker.checkpointRunID)
-        var epoch = startEpoch
-        do {
-            for current in startEpoch..<config.epochs {
-                epoch = current
-                if queueLength > 0 && epoch >= config.epochQueueStarts && queue == nil {
-                    queue = try config.cropsForAssign.map { _ in try Tensor.zeros([queueLength, config.featureDim]) }
-                }
-                let (loss, rate, queueUsed) = try trainEpoch(epoch, model: model, parameters: parameters, optimizer: optimizer,
-                                                  schedule: schedule, queue: &queue, source: source, config: config,
-                                                  stop: stop, progress: progress)
-                summary.epochs.append((epoch, loss, rate, queueUsed))
-                progress.note(String(format: "epoch %d/%d: loss %.4f, lr %.5g, %.1f images/s%@", epoch + 1, config.epochs, loss,
-                                     optimizer.learningRate, rate, queue == nil ? "" : ", queue on"))
-                try tracker.log(metrics: [("loss", loss)], step: epoch)
-                summary.checkpoints += try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer.optimizer,
-                                                           config: config, runID: tracker.checkpointRunID)
-                if let queue {
-                    let stacked = try Tensor.stack(queue, dim: 0)
-                    try PyTorchWriter.save(.dict(PickleDict([("queue", .tensor(try TensorData(stacked)))])), to: queueFile)
-                }
-                try LossCurve.write(summary.epochs.map(\.loss), title: "SWAV LOSS",
-                                    to: (config.modelPath as NSString).appendingPathComponent("loss.png"))
+        ], resume: config.resume, configFile: configFile, commandLine: tracking.commandLine,
+           epochs: startEpoch..<config.epochs) { epoch in
+            if queueLength > 0 && epoch >= config.epochQueueStarts && queue == nil {
+                queue = try config.cropsForAssign.map { _ in try Tensor.zeros([queueLength, config.featureDim]) }
             }
-            try tracker.finish(.finished)
-        } catch is StepsStopped {
-            let path = try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer.optimizer, config: config,
-                                           runID: tracker.checkpointRunID, finished: false)[0]
-            try? tracker.finish(.killed)
-            throw TrainingInterrupted(checkpoint: path, epoch: epoch)
-        } catch {
-            try? tracker.finish(.failed)
-            throw error
+            let (loss, rate, queueUsed) = try trainEpoch(epoch, model: model, parameters: parameters, optimizer: optimizer,
+                                                         schedule: schedule, queue: &queue, source: source, config: config,
+                                                         stop: stop, progress: progress)
+            summary.epochs.append((epoch, loss, rate, queueUsed))
+            progress.note(String(format: "epoch %d/%d: loss %.4f, lr %.5g, %.1f images/s%@", epoch + 1, config.epochs, loss,
+                                 optimizer.learningRate, rate, queue == nil ? "" : ", queue on"))
+            try tracker.log(metrics: [("loss", loss)], step: epoch)
+            summary.checkpoints += try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer.optimizer,
+                                                       config: config, runID: tracker.checkpointRunID)
+            if let queue {
+                let stacked = try Tensor.stack(queue, dim: 0)
+                try PyTorchWriter.save(.dict(PickleDict([("queue", .tensor(try TensorData(stacked)))])), to: queueFile)
+            }
+            try LossCurve.write(summary.epochs.map(\.loss), title: "SWAV LOSS",
+                                to: (config.modelPath as NSString).appendingPathComponent("loss.png"))
+        } saveInterrupted: { epoch in
+            try saveCheckpoints(epoch: epoch, model: model, optimizer: optimizer.optimizer, config: config,
+                                runID: tracker.checkpointRunID, finished: false)[0]
         }
         summary.runID = tracker.checkpointRunID
         return summary
@@ -125,10 +112,8 @@ public enum SwAVPretraining {
                            stop: StopRequest?, progress: any ProgressReporter)
         throws -> (loss: Double, imagesPerSecond: Double, queueUsed: Bool) {
         model.train()
-        let batches = config.weightGamma.map {
-            EpochOrder.weightedBatches(datasetCounts: source.datasets.map(\.count), gamma: $0, batchSize: config.batchSize,
-                                       seed: config.seed, epoch: epoch)
-        } ?? EpochOrder.batches(count: source.count, batchSize: config.batchSize, seed: config.seed, epoch: epoch)
+        let batches = EpochOrder.batches(for: source, batchSize: config.batchSize, gamma: config.weightGamma,
+                                         seed: config.seed, epoch: epoch)
         let multiCrop = SwAVMultiCrop(
             seed: config.seed,
             groups: (0..<config.cropCounts.count).map {
