@@ -86,6 +86,12 @@ let package = Package(
             "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Curation", "Tracking", "Reporting",
             .product(name: "Yams", package: "Yams"),
         ]),
+        // Benchmark evaluation: U-Net fine-tuning on the reference's benchmark configs, 2D/3D
+        // inference, IoU, the synthetic benchmark and the benchmark grid.
+        .target(name: "Evaluation", dependencies: [
+            "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Curation", "Tracking", "Reporting",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // The labelling web page (loopback only).
         .target(name: "LabelServer", dependencies: [
             "Curation", "Imaging", "VolumeIO", .product(name: "Hummingbird", package: "hummingbird"),
@@ -107,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "cem-engine",
             dependencies: [
-                "CLISupport", "QualityFilter", "Training", "Torch", "TorchSave", "Tracking",
+                "CLISupport", "QualityFilter", "Training", "Evaluation", "Torch", "TorchSave", "Tracking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -128,6 +134,9 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["VolumeIO", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: [
             "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Curation", "Tracking", "Reporting", "TestSupport",
+        ]),
+        .testTarget(name: "EvaluationTests", dependencies: [
+            "Evaluation", "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Tracking", "Reporting", "TestSupport",
         ]),
         .testTarget(name: "TrackingTests", dependencies: [
             "Tracking", "Reporting", "TestSupport", "QualityFilter", "Curation", "TorchSave", "VolumeIO",

@@ -9,6 +9,11 @@ public enum EngineCommands {
         ("classify", "Keep the informative patches: score every patch with the ResNet34 quality classifier."),
         ("train-classifier", "Train the patch-quality classifier on patches labelled good / bad."),
         ("pretrain", "Learn EM features without labels: MoCoV2 or SwAV on curated patches or patch stores."),
+        ("finetune", "Fine-tune a U-Net with a pretrained encoder on a benchmark config (the reference's finetune.py)."),
+        ("infer2d", "Segment a 2D test set with a fine-tuned U-Net and report IoU (the reference's inference2d.py)."),
+        ("infer3d", "Segment 3D test volumes slice by slice (stack or orthoplane) and report IoU (inference3d.py)."),
+        ("infer-mixed", "Evaluate all_mito's mixed 2D/3D test set and report the mean IoU (inference_mixed.py)."),
+        ("benchmark", "Run the benchmark grid (configs × pretrainings): fine-tune, infer, results.csv and an HTML report."),
     ]
 
     public static func abstract(_ name: String) -> String { all.first { $0.name == name }!.abstract }

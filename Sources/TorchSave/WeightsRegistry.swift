@@ -12,6 +12,9 @@ public enum WeightsRegistry {
         /// The file to take from the record (the first `.pth`/`.tar` file when nil).
         public let file: String?
         public let description: String
+        /// A direct download (not a Zenodo record): no size or checksum is published, so the file is
+        /// only checked to be a readable checkpoint when it is used.
+        public var url: String? = nil
     }
 
     public static let entries: [Entry] = [
@@ -21,6 +24,12 @@ public enum WeightsRegistry {
               description: "ResNet50 pretrained with MoCoV2 on CEM500K"),
         Entry(name: "cem15m-swav", record: "6453160", file: nil,
               description: "ResNet50 pretrained with SwAV on CEM1.5M"),
+        Entry(name: "imagenet-supervised", record: "", file: "resnet50-19c8e357.pth",
+              description: "torchvision's ResNet50 trained on ImageNet (smp's encoder_weights='imagenet')",
+              url: "https://download.pytorch.org/models/resnet50-19c8e357.pth"),
+        Entry(name: "imagenet-mocov2", record: "", file: "moco_v2_200ep_pretrain.pth.tar",
+              description: "ResNet50 pretrained with MoCoV2 on ImageNet (facebookresearch/moco)",
+              url: "https://dl.fbaipublicfiles.com/moco/moco_checkpoints/moco_v2_200ep/moco_v2_200ep_pretrain.pth.tar"),
     ]
 
     /// Zenodo's API root; `CEM_ZENODO_API` overrides it (tests, mirrors).
@@ -61,6 +70,7 @@ public enum WeightsRegistry {
            FileManager.default.fileExists(atPath: directory + "/" + existing + ".md5") {
             return directory + "/" + existing
         }
+        if let url = entry.url, let file = entry.file { return try fetchDirect(url, file: file, directory: directory, progress: progress) }
         let recordURL = "\(apiRoot)/records/\(entry.record)"
         let manual = "https://zenodo.org/records/\(entry.record)" + (entry.file.map { "/files/\($0)" } ?? "")
         let destinationHint = directory + "/" + (entry.file ?? "<file>")
@@ -99,6 +109,27 @@ public enum WeightsRegistry {
         try? FileManager.default.removeItem(atPath: destination)
         try FileManager.default.moveItem(atPath: partial, toPath: destination)
         try Data("\(md5)  \(key)\n".utf8).write(to: URL(fileURLWithPath: destination + ".md5"))
+        return destination
+    }
+
+    /// A direct download into `directory/file`, recorded as finished with its MD5 beside it.
+    static func fetchDirect(_ url: String, file: String, directory: String,
+                            progress: @escaping @Sendable (Int, Int) -> Void) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let destination = directory + "/" + file
+        let partial = destination + ".partial"
+        do { try download(url, to: partial, expectedSize: 0, progress: progress) } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw DownloadError.unreachable(url: url, reason: "\(error)", manual: url, destination: destination)
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: partial), options: .alwaysMapped)
+        guard data.count > 0 else {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw DownloadError.verification("\(url): empty download")
+        }
+        try? FileManager.default.removeItem(atPath: destination)
+        try FileManager.default.moveItem(atPath: partial, toPath: destination)
+        try Data("\(MD5.hex(data))  \(file)\n".utf8).write(to: URL(fileURLWithPath: destination + ".md5"))
         return destination
     }
 

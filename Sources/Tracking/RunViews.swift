@@ -139,11 +139,13 @@ public enum RunText {
 /// One self-contained HTML page: per experiment, a table of its runs and, per metric, an inline
 /// SVG chart with one curve per run.
 public enum RunReport {
-    static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    public static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                           "#bcbd22", "#17becf"]
 
-    public static func html(_ runs: [RunDetails], title: String = "cem runs") -> String {
+    /// `prelude`: HTML placed before the runs (e.g. `cem benchmark`'s results table and chart).
+    public static func html(_ runs: [RunDetails], title: String = "cem runs", prelude: String = "") -> String {
         var body = "<h1>\(escape(title))</h1>\n<p>\(runs.count) run(s), written \(escape(RunText.time(nowMilliseconds())))</p>\n"
+        body += prelude
         var experiments: [String] = []
         for run in runs where !experiments.contains(run.summary.experiment) { experiments.append(run.summary.experiment) }
         for experiment in experiments {
@@ -172,7 +174,7 @@ public enum RunReport {
             """
     }
 
-    static func escape(_ text: String) -> String {
+    public static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }

@@ -82,6 +82,29 @@ public final class Tracker {
         return id
     }
 
+    /// Reopens a finished run to add metrics to it (inference's `Test_Set_IoU`, as the reference's
+    /// `mlflow.start_run(run_id)`): `reference` is the checkpoint's `run_id` (a local or a server id).
+    /// A run this store does not hold is logged straight to the server when one is configured and
+    /// the id is the server's; returns where the metrics went, or nil when nowhere.
+    @discardableResult
+    public func log(toExistingRun reference: String, metrics: [(String, Double)], step: Int = 0) throws -> String? {
+        let now = nowMilliseconds()
+        let points = metrics.map { MetricPoint(key: $0.0, step: step, value: $0.1, timestamp: now) }
+        if let local = try? store.resolveRun(reference) {
+            try store.logMetrics(run: local, points)
+            runID = local
+            nextAttempt = .distantPast
+            if !sync(force: true), let server, !refused {
+                progress.note("MLflow: the metrics stay in \(store.path); send them with "
+                              + "`cem runs push --runs \(store.path) --tracking-uri \(server.uri)`")
+            }
+            return "run \(local) in \(store.path)" + (remoteRunID.map { " and \($0) on \(server!.uri)" } ?? "")
+        }
+        guard let client else { return nil }
+        try client.logBatch(runID: reference, params: [], tags: [], metrics: points)
+        return "run \(reference) on \(client.server.uri)"
+    }
+
     public func log(params: [(String, String)]) throws {
         try store.logParams(run: try current(), params)
         sync(force: false)

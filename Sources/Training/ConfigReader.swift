@@ -14,13 +14,13 @@ public struct ConfigError: Error, CustomStringConvertible {
 
 /// Reads the reference's YAML configs: each key converted to the field's type, or left at the
 /// reference's default and recorded in `defaulted`; keys no reader asked for are `unknown`.
-struct ConfigReader {
-    let path: String
-    let values: [String: Any]
-    private(set) var defaulted: [String] = []
-    private(set) var asked: Set<String> = []
+package struct ConfigReader {
+    package let path: String
+    package let values: [String: Any]
+    package private(set) var defaulted: [String] = []
+    package private(set) var asked: Set<String> = []
 
-    static func load(_ path: String) throws -> ConfigReader {
+    package static func load(_ path: String) throws -> ConfigReader {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(path, FileManager.default.fileExists(atPath: path) ? "cannot read: \(error.localizedDescription)" : "no such file")
@@ -31,13 +31,13 @@ struct ConfigReader {
         return ConfigReader(path: path, values: values)
     }
 
-    init(path: String, values: [String: Any]) {
+    package init(path: String, values: [String: Any]) {
         self.path = path
         self.values = values
     }
 
     /// The value of `key` converted by `convert`; nil when absent or null (then `defaulted` names it).
-    mutating func value<T>(_ key: String, _ convert: (Any) -> T?) throws -> T? {
+    package mutating func value<T>(_ key: String, _ convert: (Any) -> T?) throws -> T? {
         asked.insert(key)
         guard let raw = values[key], !(raw is NSNull) else {
             defaulted.append(key)
@@ -48,25 +48,25 @@ struct ConfigReader {
     }
 
     /// Sets `target` from `key` when the file has it.
-    mutating func set<T>(_ key: String, _ target: inout T, _ convert: (Any) -> T?) throws {
+    package mutating func set<T>(_ key: String, _ target: inout T, _ convert: (Any) -> T?) throws {
         if let v = try value(key, convert) { target = v }
     }
 
     /// Keys read only for compatibility (the distributed setup, GPU ids): never defaulted or unknown.
-    mutating func accept(_ keys: [String]) { asked.formUnion(keys) }
+    package mutating func accept(_ keys: [String]) { asked.formUnion(keys) }
 
-    var unknown: [String] { values.keys.filter { !asked.contains($0) }.sorted() }
+    package var unknown: [String] { values.keys.filter { !asked.contains($0) }.sorted() }
 
-    static func int(_ raw: Any) -> Int? { (raw as? Int) ?? (raw as? Double).flatMap { $0 == $0.rounded() ? Int($0) : nil } }
-    static func double(_ raw: Any) -> Double? { (raw as? Double) ?? (raw as? Int).map(Double.init) }
-    static func string(_ raw: Any) -> String? { raw as? String }
-    static func bool(_ raw: Any) -> Bool? { raw as? Bool }
-    static func ints(_ raw: Any) -> [Int]? {
+    package static func int(_ raw: Any) -> Int? { (raw as? Int) ?? (raw as? Double).flatMap { $0 == $0.rounded() ? Int($0) : nil } }
+    package static func double(_ raw: Any) -> Double? { (raw as? Double) ?? (raw as? Int).map(Double.init) }
+    package static func string(_ raw: Any) -> String? { raw as? String }
+    package static func bool(_ raw: Any) -> Bool? { raw as? Bool }
+    package static func ints(_ raw: Any) -> [Int]? {
         guard let list = raw as? [Any] else { return nil }
         let values = list.compactMap(int)
         return values.count == list.count ? values : nil
     }
-    static func doubles(_ raw: Any) -> [Double]? {
+    package static func doubles(_ raw: Any) -> [Double]? {
         guard let list = raw as? [Any] else { return nil }
         let values = list.compactMap(double)
         return values.count == list.count ? values : nil

@@ -16,7 +16,7 @@ public final class StopRequest: @unchecked Sendable {
 }
 
 /// Thrown out of an epoch's loop when a stop was requested (caught by the trainer).
-struct StepsStopped: Error {}
+package struct StepsStopped: Error { package init() {} }
 
 public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let checkpoint: String

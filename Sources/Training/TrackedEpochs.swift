@@ -6,8 +6,8 @@ import Tracking
 /// `epoch(e)` for each epoch; then the run is finished — or, on a stop request, `saveInterrupted(e)`
 /// writes the checkpoint, the run is marked killed and `TrainingInterrupted` is thrown; any other error
 /// marks it failed.
-enum TrackedEpochs {
-    static func run(_ tracker: Tracker, experiment: String, runName: String?, params: [(String, String)], resume: String,
+package enum TrackedEpochs {
+    package static func run(_ tracker: Tracker, experiment: String, runName: String?, params: [(String, String)], resume: String,
                     configFile: String?, commandLine: [String], epochs: Range<Int>, _ epoch: (Int) throws -> Void,
                     saveInterrupted: (Int) throws -> String) throws {
         try tracker.start(experiment: experiment, runName: runName, params: params, tags: resumedTags(resume),

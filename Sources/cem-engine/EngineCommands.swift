@@ -16,7 +16,7 @@ struct CEMEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cem",
         abstract: "cem's engine commands (libtorch); run them as `cem <command>`.",
-        subcommands: [Classify.self, TrainClassifierCommand.self, Pretrain.self]
+        subcommands: [Classify.self, TrainClassifierCommand.self, Pretrain.self, Finetune.self, Infer2D.self, Infer3D.self, InferMixed.self, BenchmarkCommand.self]
     )
 }
 

@@ -40,6 +40,9 @@ struct CEM: AsyncParsableCommand {
                 Report.self, EngineTrainClassifier.self, Label.self,
             ]),
             CommandGroup(name: "Train (pretraining) and training runs", subcommands: [EnginePretrain.self, Runs.self]),
+            CommandGroup(name: "Evaluate (benchmarks)", subcommands: [
+                EngineFinetune.self, EngineInfer2D.self, EngineInfer3D.self, EngineInferMixed.self, EngineBenchmark.self, SynthBenchmark.self,
+            ]),
             CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [
                 Reconstruct3D.self, MRC2Byte.self, BinVol.self, CropROIs.self, Vid2Stack.self, NGFFCropCommand.self,
@@ -52,6 +55,26 @@ struct CEM: AsyncParsableCommand {
 // before parsing, so these never run.
 struct EngineClassify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "classify", abstract: EngineCommands.abstract("classify"))
+}
+
+struct EngineFinetune: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "finetune", abstract: EngineCommands.abstract("finetune"))
+}
+
+struct EngineInfer2D: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "infer2d", abstract: EngineCommands.abstract("infer2d"))
+}
+
+struct EngineInfer3D: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "infer3d", abstract: EngineCommands.abstract("infer3d"))
+}
+
+struct EngineInferMixed: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "infer-mixed", abstract: EngineCommands.abstract("infer-mixed"))
+}
+
+struct EngineBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "benchmark", abstract: EngineCommands.abstract("benchmark"))
 }
 
 struct EnginePretrain: ParsableCommand {

@@ -176,7 +176,8 @@ struct RunsReport: ParsableCommand {
         abstract: "Write one HTML page of runs: a table per experiment and an SVG chart per metric.",
         discussion: """
             Each chart plots one metric against its step, one curve per run (colours as in the table). \
-            The page is self-contained (inline SVG, no scripts).
+            The page is self-contained (inline SVG, no scripts). When the store's folder holds the \
+            results.csv of `cem benchmark`, its table and the IoU-difference chart come first.
 
             Example: cem runs report --runs classifier/ --out report.html
             """)
@@ -191,7 +192,9 @@ struct RunsReport: ParsableCommand {
             let opened = try store.open()
             let ids = runs.isEmpty ? try opened.runs(experiment: experiment).reversed().map(\.id) : try runs.map(opened.resolveRun)
             let details = try ids.map(opened.details)
-            let html = RunReport.html(details, title: "cem runs — \(opened.path)")
+            let results = try BenchmarkResults.load(((opened.path as NSString).deletingLastPathComponent as NSString)
+                .appendingPathComponent(BenchmarkResults.fileName))
+            let html = RunReport.html(details, title: "cem runs — \(opened.path)", prelude: results.html)
             do {
                 try Data(html.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
             } catch {

@@ -133,9 +133,9 @@ struct WeightsDownload: ParsableCommand {
         commandName: "download",
         abstract: "Download the reference's published weights by name into the cache.",
         discussion: """
-            Names: \(WeightsRegistry.entries.map { "\($0.name) (\($0.description), Zenodo record \($0.record))" }.joined(separator: "; ")). \
-            The file's size and MD5 are checked against the Zenodo record; a finished download is \
-            reused. Without network, the error names the URL to fetch by hand and where to save it.
+            Names: \(WeightsRegistry.entries.map { "\($0.name) (\($0.description), \($0.url ?? "Zenodo record \($0.record)"))" }.joined(separator: "; ")). \
+            A Zenodo file's size and MD5 are checked against its record (the two ImageNet files publish \
+            none; they are checked to be readable checkpoints when used); a finished download is reused. Without network, the error names the URL to fetch by hand and where to save it.
 
             Example: cem weights download patch-classifier
             """)
