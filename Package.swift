@@ -118,7 +118,7 @@ let package = Package(
             ]
         ),
         // Benchmark driver for bench/ (not installed, not tested).
-        .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO", "NN", "Torch", "Reporting", "Training"]),
+        .executableTarget(name: "cem-bench", dependencies: ["Curation", "Imaging", "VolumeIO", "NN", "Torch", "Reporting", "Training", "Evaluation"]),
         // Helpers shared by the test targets (a loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["Torch", "TorchSave", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport", "Tracking"]),

@@ -15,6 +15,13 @@ public struct FineTunedModel {
 
     public var classes: Int { model.classes }
 
+    public init(model: UNet, norms: PixelNorms, runID: String? = nil, path: String = "") {
+        self.model = model
+        self.norms = norms
+        self.runID = runID
+        self.path = path
+    }
+
     public static func load(_ path: String) throws -> FineTunedModel {
         let value: PickleValue
         do { value = try PyTorchFile.load(path) } catch { throw EvaluationError(path, "cannot read the checkpoint: \(error)") }

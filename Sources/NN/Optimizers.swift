@@ -102,7 +102,7 @@ public final class Adam: Optimizer {
                 } else if weightDecay != 0 {
                     grad = try g.adding(p.multiplied(by: weightDecay))
                 }
-                if state.buffers[id] == nil { state.buffers[id] = [try Tensor.zeros(p.shape), try Tensor.zeros(p.shape)] }
+                if state.buffers[id] == nil { state.buffers[id] = [try Tensor.zeros(p.shape, dtype: p.dtype), try Tensor.zeros(p.shape, dtype: p.dtype)] }
                 let m = state.buffers[id]![0], v = state.buffers[id]![1]
                 let t = (state.steps[id] ?? 0) + 1
                 state.steps[id] = t

@@ -93,6 +93,13 @@ case "moco", "swav":
     } else {
         try benchSwAV(threads: threads, steps: steps, loaderBatches: loaderBatches)
     }
+case "finetune":
+    // finetune THREADS [STEPS] [DEPTH SIZE]: the lucchi_pp fine-tuning step, its loader, orthoplane inference (Finetune.swift).
+    let threads = Int(arguments.dropFirst().first ?? "2")!
+    let steps = Int(arguments.dropFirst(2).first ?? "3")!
+    let depth = Int(arguments.dropFirst(3).first ?? "64")!
+    let size = Int(arguments.dropFirst(4).first ?? "256")!
+    try benchFinetune(threads: threads, steps: steps, depth: depth, size: size)
 default:
-    print("usage: cem-bench dhash N | dedupe N | cut VOLUME JOBS | unet THREADS | moco|swav THREADS [STEPS] [LOADER_BATCHES]")
+    print("usage: cem-bench dhash N | dedupe N | cut VOLUME JOBS | unet THREADS | moco|swav THREADS [STEPS] [LOADER_BATCHES] | finetune THREADS [STEPS] [DEPTH SIZE]")
 }

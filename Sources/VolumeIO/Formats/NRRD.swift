@@ -4,6 +4,14 @@ import Foundation
 /// NRRD (teem; written by pynrrd, SimpleITK, 3D Slicer): a text header then raw
 /// or gzip data, attached or in a detached file named by `data file`. Raw data is
 /// memory-mapped.
+/// NRRD's metadata keys in `Volume.metadata`: the header's `space origin` (as written, e.g.
+/// "(1,2,3)") and `space`, kept so a volume derived from a NRRD (a prediction, a conversion) is
+/// written at the same place.
+public enum NRRD {
+    public static let originKey = "nrrd.space_origin"
+    public static let spaceKey = "nrrd.space"
+}
+
 enum NRRDFormat {
     /// The header's fields, keys lower-cased.
     struct Header {
@@ -113,8 +121,11 @@ enum NRRDFormat {
         let spatial = (0..<dimension).filter { $0 != channelAxis }
         let width = sizes[spatial[0]], height = sizes[spatial[1]]
         let depth = spatial.count > 2 ? sizes[spatial[2]] : 1
-        let layout = PlaneStream.Layout(depth: depth, height: height, width: width, elementType: type,
+        var layout = PlaneStream.Layout(depth: depth, height: height, width: width, elementType: type,
                                         spacing: spacing(header, spatialAxes: spatial), rank: spatial.count == 2 ? 2 : 3)
+        // Kept so a volume derived from this one (a prediction, a conversion) sits at the same place.
+        if let origin = header.field("space origin") { layout.metadata[originKey] = origin }
+        if let space = header.field("space") { layout.metadata[spaceKey] = space }
 
         let channels = channelAxis.map { sizes[$0] } ?? 1
         let (storedPlanes, overflow) = depth.multipliedReportingOverflow(by: channels)
@@ -203,6 +214,9 @@ enum NRRDFormat {
         return position
     }
 
+    static let originKey = NRRD.originKey
+    static let spaceKey = NRRD.spaceKey
+
     private static func spacing(_ header: Header, spatialAxes: [Int]) -> Spacing {
         var values = [Double](repeating: 1, count: 3)
         if let text = header.field("spacings") {
@@ -258,6 +272,13 @@ enum NRRDFormat {
         var text = "NRRD0004\n# Written by cem\ntype: \(typeName)\n"
         if planes.rank == 2 {
             text += "dimension: 2\nsizes: \(planes.width) \(planes.height)\nspacings: \(s.x) \(s.y)\n"
+        } else if let origin = planes.metadata[originKey] {
+            // An origin needs a space: axis-aligned directions carry the spacing (NRRD allows no
+            // `spacings` beside `space directions`).
+            text += "dimension: 3\n" + (planes.metadata[spaceKey].map { "space: \($0)\n" } ?? "space dimension: 3\n")
+            text += "sizes: \(planes.width) \(planes.height) \(planes.depth)\n"
+            text += "space directions: (\(s.x),0,0) (0,\(s.y),0) (0,0,\(s.z))\nkinds: domain domain domain\n"
+            text += "space origin: \(origin)\n"
         } else {
             text += "dimension: 3\nsizes: \(planes.width) \(planes.height) \(planes.depth)\n"
             text += "spacings: \(s.x) \(s.y) \(s.z)\nkinds: domain domain domain\n"
