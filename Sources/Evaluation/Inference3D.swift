@@ -109,7 +109,6 @@ public enum Inference3D {
         let (d, h, w) = (volume.depth, volume.height, volume.width)
         let classes = model.classes
         var accumulator = [UInt8](repeating: 0, count: classes * d * h * w)
-        let voxels = volume.values(as: UInt8.self)
         let sliceCounts = axes.map { [d, h, w][$0] }
         progress.begin("\(name): \(mode.rawValue) inference", total: sliceCounts.reduce(0, +))
         defer { progress.end() }
@@ -130,9 +129,7 @@ public enum Inference3D {
                 var pixels: [Float] = []
                 pixels.reserveCapacity(slices.count * model.norms.channels * rows * columns)
                 for s in slices {
-                    var plane = [UInt8](repeating: 0, count: rows * columns)
-                    for r in 0..<rows { for c in 0..<columns { plane[r * columns + c] = voxels[voxelIndex(s, r, c)] } }
-                    model.norms.append(.init(width: columns, height: rows, pixels: plane), to: &pixels)
+                    model.norms.append(.init(width: columns, height: rows, pixels: slicePlane(volume, axis: axis, index: s)), to: &pixels)
                 }
                 let probabilities: [Float] = try withNoGrad {
                     let x = try reflectPadToMultiple(try Tensor(pixels, shape: [slices.count, model.norms.channels, rows, columns]), of: 32)
@@ -159,6 +156,33 @@ public enum Inference3D {
             }
         }
         return accumulator
+    }
+
+    /// Slice `index` along `axis` (0: the xy plane, 1: rows (z, x) at y = index, 2: (z, y) at x = index),
+    /// read plane by plane from the volume's storage (memory-mapped where the format allows), so the
+    /// volume is never copied whole.
+    static func slicePlane(_ volume: Volume, axis: Int, index: Int) -> [UInt8] {
+        let (d, h, w) = (volume.depth, volume.height, volume.width)
+        switch axis {
+        case 0:
+            return volume.withPlaneBytes(index) { Array($0.prefix(h * w)) }
+        case 1:
+            var plane = [UInt8](repeating: 0, count: d * w)
+            for z in 0..<d {
+                volume.withPlaneBytes(z) { raw in
+                    for x in 0..<w { plane[z * w + x] = raw[index * w + x] }
+                }
+            }
+            return plane
+        default:
+            var plane = [UInt8](repeating: 0, count: d * h)
+            for z in 0..<d {
+                volume.withPlaneBytes(z) { raw in
+                    for y in 0..<h { plane[z * h + y] = raw[y * w + index] }
+                }
+            }
+            return plane
+        }
     }
 
     /// Binary: `sum > ⌊255·threshold⌋`; multi-class: the argmax of the sums, ties to the lower class.
