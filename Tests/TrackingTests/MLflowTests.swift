@@ -76,6 +76,38 @@ struct MLflowTests {
         #expect(server.runs.count == 2 && server.runs[1].experimentID == "1" && server.runs[1].status == "FAILED")
     }
 
+    @Test("inference adds Test_Set_IoU to the finished training run: in the local store and on the server, by either id")
+    func metricsIntoAnExistingRun() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let server = try MLflowRecorder()
+        defer { server.goDown() }
+        let trainer = try tracker(dir, server)
+        let local = try trainer.start(experiment: "lucchi_pp", params: [("lr", "0.003")])
+        try trainer.log(metric: "train_loss", step: 1, value: 0.5)
+        try trainer.finish(.finished)
+        let remote = try #require(trainer.checkpointRunID)
+        #expect(remote != local)
+
+        // What cem infer2d does with the checkpoint's run_id (the server's id here).
+        let inference = try tracker(dir, server)
+        let place = try inference.log(toExistingRun: remote, metrics: [("Test_Set_IoU", 0.75)])
+        #expect(place?.contains(local) == true && place?.contains(remote) == true)
+        #expect(try inference.store.details(local).metrics.last == MetricPoint(key: "Test_Set_IoU", step: 0, value: 0.75,
+                                                                                   timestamp: try inference.store.details(local).metrics.last!.timestamp))
+        let run = try #require(server.run(remote))
+        #expect(run.metrics.map(\.key) == ["train_loss", "Test_Set_IoU"] && run.metrics.last?.step == 0 && run.status == "FINISHED")
+        #expect(try inference.store.details(local).summary.status == .finished)
+
+        // A run this store does not hold goes straight to the server (a checkpoint from another machine).
+        let elsewhere = try Tracker(store: dir.file("other.sqlite"), server: try MLflowServer(uri: server.baseURL), retry: quickRetry)
+        #expect(try elsewhere.log(toExistingRun: remote, metrics: [("Test_Set_IoU", 0.5)]) != nil)
+        #expect(server.run(remote)?.metrics.last?.value == 0.5)
+        // Without a server and without the run: nowhere to log.
+        let offline = try Tracker(store: dir.file("third.sqlite"))
+        #expect(try offline.log(toExistingRun: remote, metrics: [("Test_Set_IoU", 0.5)]) == nil)
+    }
+
     @Test("log-batch stays within MLflow's limits (1000 metrics, 100 params, 100 tags, 1000 entities) and loses nothing")
     func batching() throws {
         let dir = try TemporaryDirectory()
