@@ -92,6 +92,9 @@ let package = Package(
             "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Curation", "Tracking", "Reporting",
             .product(name: "Yams", package: "Yams"),
         ]),
+        // `cem setup-benchmarks`: downloads (resumable) and converts the public segmentation benchmarks
+        // into the reference's layout and writes their configs. No engine: `cem` links it.
+        .target(name: "BenchmarkData", dependencies: ["CEMNative", "VolumeIO", "Imaging", "Curation", "Reporting"]),
         // The labelling web page (loopback only).
         .target(name: "LabelServer", dependencies: [
             "Curation", "Imaging", "VolumeIO", .product(name: "Hummingbird", package: "hummingbird"),
@@ -105,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "cem",
             dependencies: [
-                "CLISupport", "VolumeIO", "Curation", "Reporting", "TorchSave", "LabelServer", "Tracking",
+                "CLISupport", "VolumeIO", "Curation", "Reporting", "TorchSave", "LabelServer", "Tracking", "BenchmarkData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -137,6 +140,9 @@ let package = Package(
         ]),
         .testTarget(name: "EvaluationTests", dependencies: [
             "Evaluation", "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Tracking", "Reporting", "TestSupport",
+        ]),
+        .testTarget(name: "BenchmarkSetupTests", dependencies: [
+            "BenchmarkData", "Evaluation", "CEMNative", "VolumeIO", "Imaging", "Reporting", "TestSupport",
         ]),
         .testTarget(name: "TrackingTests", dependencies: [
             "Tracking", "Reporting", "TestSupport", "QualityFilter", "Curation", "TorchSave", "VolumeIO",

@@ -95,7 +95,7 @@ public struct SyntheticBenchmark: Sendable {
         let mitoConfig = config(name: "synth_mito", classes: ["mito"], weights: nil, dataDirectory: mitoRoot, crop: crop,
                                 mean: mean, std: std, inference: """
             ###INFERENCE SECTION 2D###
-            test_dir2d: "\(mitoRoot)/test/"
+            test_dir2d: \(Self.quoted(mitoRoot + "/test/"))
             threshold2d: 0.5
             instance_match2d: False
             eval_classes2d:
@@ -105,7 +105,7 @@ public struct SyntheticBenchmark: Sendable {
         let organellesConfig = config(name: "synth_organelles", classes: ["back", "mito", "nucleus"], weights: [0.1, 1, 1],
                                       dataDirectory: "\(organellesRoot)/2d", crop: crop, mean: mean, std: std, inference: """
             ###INFERENCE SECTION 3D###
-            test_dir3d: "\(organellesRoot)/3d/test/"
+            test_dir3d: \(Self.quoted(organellesRoot + "/3d/test/"))
             mode3d: "orthoplane"
             threshold3d: 0.5
             eval_classes3d:
@@ -123,6 +123,11 @@ public struct SyntheticBenchmark: Sendable {
         return Written(configs: configs, images: images)
     }
 
+    /// A path as a double-quoted YAML scalar.
+    static func quoted(_ path: String) -> String {
+        "\"" + path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
     /// A config in the reference's layout and key order (lucchi_pp.yaml's), sized for a CPU.
     func config(name: String, classes: [String], weights: [Double]?, dataDirectory: String, crop: Int, mean: Double, std: Double,
                 inference: String) -> String {
@@ -135,7 +140,7 @@ public struct SyntheticBenchmark: Sendable {
             \(classes.map { "  - \"\($0)\"" }.joined(separator: "\n"))
             \(weightLines)
             #set the directories for data and models
-            data_dir: "\(dataDirectory)/"
+            data_dir: \(Self.quoted(dataDirectory + "/"))
             model_dir: "models/"
 
             logging: True

@@ -24,12 +24,14 @@ enum AugmentationConfig {
     struct Arguments {
         var values: [String: Any]
         let context: String
-        var used: Set<String> = ["always_apply"]
+        var used: Set<String> = []
 
         mutating func double(_ key: String, _ fallback: Double) throws -> Double {
             used.insert(key)
             guard let raw = values[key] else { return fallback }
-            guard let value = ConfigReader.double(raw) else { throw ConfigError(context, "'\(key)': expected a number, got \(raw)") }
+            guard let value = ConfigReader.double(raw), value.isFinite else {
+                throw ConfigError(context, "'\(key)': expected a number, got \(raw)")
+            }
             return value
         }
 
@@ -39,7 +41,9 @@ enum AugmentationConfig {
                 guard let fallback else { throw ConfigError(context, "'\(key)' is required") }
                 return fallback
             }
-            guard let value = ConfigReader.int(raw) else { throw ConfigError(context, "'\(key)': expected an integer, got \(raw)") }
+            guard let value = ConfigReader.int(raw), (0...65536).contains(value) else {
+                throw ConfigError(context, "'\(key)': expected a size 0...65536, got \(raw)")
+            }
             return value
         }
 
@@ -48,7 +52,10 @@ enum AugmentationConfig {
             -> ClosedRange<Double> {
             used.insert(key)
             guard let raw = values[key] else { return fallback }
-            if let v = ConfigReader.double(raw) { return scalar(v) }
+            if let v = ConfigReader.double(raw) {
+                guard v.isFinite else { throw ConfigError(context, "'\(key)': \(v) is not a finite number") }
+                return scalar(v)
+            }
             guard let pair = ConfigReader.doubles(raw), pair.count == 2, pair[0] <= pair[1] else {
                 throw ConfigError(context, "'\(key)': expected a number or an ordered pair, got \(raw)")
             }
@@ -63,6 +70,12 @@ enum AugmentationConfig {
 
     static func op(_ name: String, _ a: Arguments) throws -> SegmentationOp {
         var a = a
+        // albumentations' always_apply: True means p = 1.
+        a.used.insert("always_apply")
+        if let always = a.values["always_apply"] {
+            guard let flag = always as? Bool else { throw ConfigError(a.context, "'always_apply': expected true or false") }
+            if flag { a.values["p"] = 1.0 }
+        }
         let op: SegmentationOp
         switch name {
         case "PadIfNeeded":
@@ -90,10 +103,18 @@ enum AugmentationConfig {
             op = .randomBrightnessContrast(brightnessLimit: brightness.upperBound, contrastLimit: contrast.upperBound,
                                            probability: try a.double("p", 0.5))
         case "GaussNoise":
-            op = .gaussNoise(varianceRange: try a.range("var_limit", 10...50, scalar: { 0...$0 }), probability: try a.double("p", 0.5))
+            let variance = try a.range("var_limit", 10...50, scalar: { min(0, $0)...max(0, $0) })
+            guard variance.lowerBound >= 0, variance.upperBound.isFinite else {
+                throw ConfigError(a.context, "'var_limit' must be finite and not negative")
+            }
+            op = .gaussNoise(varianceRange: variance, probability: try a.double("p", 0.5))
         case "GaussianBlur":
-            let limit = try a.range("blur_limit", 3...7, scalar: { 3...$0 })
-            op = .gaussianBlur(blurLimit: Int(limit.lowerBound)...Int(limit.upperBound), probability: try a.double("p", 0.5))
+            // to_tuple(v, 3): the pair (3, v) ordered.
+            let limit = try a.range("blur_limit", 3...7, scalar: { min(3, $0)...max(3, $0) })
+            guard let low = Int(exactly: limit.lowerBound), let high = Int(exactly: limit.upperBound), low >= 0, high <= 255 else {
+                throw ConfigError(a.context, "'blur_limit' must be whole kernel sizes within 0...255")
+            }
+            op = .gaussianBlur(blurLimit: low...high, probability: try a.double("p", 0.5))
         case "HorizontalFlip":
             op = .horizontalFlip(probability: try a.double("p", 0.5))
         case "VerticalFlip":

@@ -180,7 +180,11 @@ public struct BenchmarkConfig: Sendable {
                 return Array(repeating: fallback, count: n)
             }
             guard raw.count == n else { throw ConfigError(r.path, "'\(key)' has \(raw.count) entries for \(n) benchmark_names") }
-            return raw.map { ($0 is NSNull ? nil : convert($0)) ?? fallback }
+            return try raw.map { value in
+                if value is NSNull { return fallback }
+                guard let converted = convert(value) else { throw ConfigError(r.path, "'\(key)': unexpected value \(value)") }
+                return converted
+            }
         }
         r.accept(["benchmark_dimensions", "eval_classes", "thresholds", "save_dirs", "instance_match2d", "mode3d",
                   "mask_prediction3d", "threshold2d", "threshold3d", "eval_classes2d", "eval_classes3d", "save_dir2d",
@@ -211,12 +215,18 @@ public struct BenchmarkConfig: Sendable {
                   "encoder '\(encoder)': cem builds resnet18, resnet34 and resnet50 encoders")
         try check(["AdamW", "SGD"].contains(optimizer), "optim '\(optimizer)': expected AdamW or SGD")
         try check(["OneCycle", "MultiStep", "Poly"].contains(lrPolicy), "lr_policy '\(lrPolicy)': expected OneCycle, MultiStep or Poly")
-        try check(batchSize >= 1 && jobs >= 0, "bsz must be at least 1 and jobs 0 or more")
+        try check((1...4096).contains(batchSize) && (0...256).contains(jobs), "bsz must be 1...4096 and jobs 0...256")
+        try check(numClasses <= 255, "num_classes must be at most 255 (masks are 8-bit class indices)")
+        try check(pretraining != "random_init" || !defaulted.contains("norms"),
+                  "norms (mean, std) are needed with random_init: the images are normalised with them")
         try check(total >= 1, lrPolicy == "MultiStep" ? "epochs must be at least 1" : "iters must be at least 1")
         try check(numPrints >= 1, "num_prints must be at least 1")
         try check(saveCheckpoints >= 0, "num_save_checkpoints must be 0 or more")
         try check(learningRate > 0, "lr must be positive")
-        try check(std > 0, "norms.std must be positive")
+        try check(std > 0 && std.isFinite && mean.isFinite, "norms.std must be positive (and both norms finite)")
+        for (key, op) in augmentations.enumerated().map({ ("augmentations[\($0.offset)]", $0.element) }) {
+            do { try op.validate() } catch { throw ConfigError(path, "\(key): \(error)") }
+        }
         if let classWeights {
             try check(numClasses > 1, "class_weights only apply with num_classes > 1 (cross-entropy)")
             try check(classWeights.count == numClasses, "class_weights has \(classWeights.count) entries for \(numClasses) classes")

@@ -39,6 +39,7 @@ public enum BenchmarkGrid {
         var tracking = tracking
         tracking.store = tracking.store ?? (plan.output as NSString).appendingPathComponent(RunStore.defaultName)
         var sources: [String: PretrainingSource] = [:]
+        var failures: [String] = []
         for configPath in plan.configs {
             var config = try BenchmarkConfig.load(configPath)
             let benchmark = ((configPath as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -56,35 +57,48 @@ public enum BenchmarkGrid {
                     progress.note("\(benchmark) × \(row.pretraining) (\(layer), \(config.total)): done before, skipped")
                     continue
                 }
-                let source: PretrainingSource
-                if let known = sources[pretraining] { source = known } else {
-                    source = try resolve(pretraining)
-                    sources[pretraining] = source
+                do {
+                    let source: PretrainingSource
+                    if let known = sources[pretraining] { source = known } else {
+                        source = try resolve(pretraining)
+                        sources[pretraining] = source
+                    }
+                    progress.note("\(benchmark) × \(source.name) (\(layer), \(config.total) iterations)")
+                    let start = Date()
+                    var cellConfig = config
+                    if cellConfig.saveCheckpoints == 0 { cellConfig.saveCheckpoints = 1 }   // the grid evaluates the final model
+                    let summary = try FineTuning.run(config: cellConfig, pretraining: source, configFile: configPath,
+                                                     tracking: tracking, stop: stop, progress: progress)
+                    guard let checkpoint = summary.checkpoints.last else {
+                        throw ConfigError(configPath, "no checkpoint written: nothing to evaluate")
+                    }
+                    let model = try FineTunedModel.load(checkpoint)
+                    let (iou, perBenchmark) = try evaluate(model, config: config, progress: progress)
+                    var finished = row
+                    finished.pretraining = source.name
+                    finished.iou = iou
+                    finished.seconds = Date().timeIntervalSince(start)
+                    finished.runID = summary.runID ?? ""
+                    if let runID = summary.runID {
+                        let tracker = try Tracker(tracking, defaultStore: tracking.store!, progress: progress)
+                        try tracker.log(toExistingRun: runID, metrics: perBenchmark + [("Test_Set_IoU", iou)])
+                    }
+                    results.rows.append(finished)
+                    try results.save(resultsPath)
+                    try writeReport(results, output: plan.output, runs: tracking.store!)
+                    progress.note(String(format: "%@ × %@: IoU %.4f (%.0f s)", benchmark, source.name, iou, finished.seconds))
+                } catch let error where !(error is TrainingInterrupted) {
+                    // One failed cell does not lose the others; the grid reports it and fails at the end.
+                    progress.note("\(benchmark) × \(pretraining): failed: \(error)")
+                    failures.append("\(benchmark) × \(pretraining): \(error)")
                 }
-                progress.note("\(benchmark) × \(source.name) (\(layer), \(config.total) iterations)")
-                let start = Date()
-                let summary = try FineTuning.run(config: config, pretraining: source, configFile: configPath, tracking: tracking,
-                                                 stop: stop, progress: progress)
-                guard let checkpoint = summary.checkpoints.last else {
-                    throw ConfigError(configPath, "num_save_checkpoints is 0: nothing to evaluate")
-                }
-                let model = try FineTunedModel.load(checkpoint)
-                let iou = try evaluate(model, config: config, progress: progress)
-                var finished = row
-                finished.pretraining = source.name
-                finished.iou = iou
-                finished.seconds = Date().timeIntervalSince(start)
-                finished.runID = summary.runID ?? ""
-                if let runID = summary.runID {
-                    let tracker = try Tracker(tracking, defaultStore: tracking.store!, progress: progress)
-                    try tracker.log(toExistingRun: runID, metrics: [("Test_Set_IoU", iou)])
-                }
-                results.rows.append(finished)
-                try results.save(resultsPath)
-                progress.note(String(format: "%@ × %@: IoU %.4f (%.0f s)", benchmark, source.name, iou, finished.seconds))
             }
         }
         try writeReport(results, output: plan.output, runs: tracking.store!)
+        if !failures.isEmpty {
+            throw EvaluationError(plan.output, "\(failures.count) grid cell(s) failed (the others are in results.csv; "
+                                  + "rerun to retry them):\n  " + failures.joined(separator: "\n  "))
+        }
         return results
     }
 
@@ -96,8 +110,16 @@ public enum BenchmarkGrid {
     }
 
     /// The inference the config asks for: the mixed set (all_mito), else 3D when test_dir3d is set, else 2D.
-    static func evaluate(_ model: FineTunedModel, config: BenchmarkConfig, progress: any ProgressReporter) throws -> Double {
-        if let mixed = config.mixed { return try MixedInference.run(model, testSet: mixed, progress: progress).meanIoU }
+    static func evaluate(_ model: FineTunedModel, config: BenchmarkConfig, progress: any ProgressReporter) throws
+        -> (iou: Double, perBenchmark: [(String, Double)]) {
+        if let mixed = config.mixed {
+            let result = try MixedInference.run(model, testSet: mixed, progress: progress)
+            return (result.meanIoU, result.benchmarks.map { ("\($0.name)_iou", $0.meanIoU) })
+        }
+        return (try evaluateSingle(model, config: config, progress: progress), [])
+    }
+
+    static func evaluateSingle(_ model: FineTunedModel, config: BenchmarkConfig, progress: any ProgressReporter) throws -> Double {
         if let directory = config.testDirectory3D, !directory.isEmpty {
             var settings = Inference3D.Settings(testDirectory: directory)
             settings.mode = config.mode3D

@@ -70,8 +70,14 @@ public enum FineTuning {
         let schedule = LearningRates(config: config)
         var startEpoch = 1
         if !config.resume.isEmpty {
-            startEpoch = try FineTuneCheckpoint.resume(config.resume, model: model, optimizer: optimizer,
-                                                      restoreOptimizer: !config.restartTraining) + 1
+            let finished = try FineTuneCheckpoint.resume(config.resume, model: model, optimizer: optimizer,
+                                                         restoreOptimizer: !config.restartTraining)
+            guard (0..<config.total).contains(finished) else {
+                throw EvaluationError(config.resume, finished >= config.total
+                    ? "holds \(finished) finished steps, the run has \(config.total): nothing left to train (raise iters / -n)"
+                    : "scheduler.last_epoch \(finished) is negative")
+            }
+            startEpoch = finished + 1
             progress.note("resumed from \(config.resume)" + (config.restartTraining ? " (weights only: restart_training)" : " at step \(startEpoch)"))
         }
 
@@ -88,6 +94,7 @@ public enum FineTuning {
         let lossFunction = try LossFunction(config: config)
         let evalEvery = max(1, total / config.numPrints)
         let saveEvery = config.saveCheckpoints > 0 ? max(1, total / config.saveCheckpoints) : nil
+        var interruptedAlreadySaved = false
         var lossMeter = EMAMeter(), iouMeters = [EMAMeter](repeating: EMAMeter(), count: config.numClasses)
         let names = classNames(config)
 
@@ -95,7 +102,7 @@ public enum FineTuning {
             ("lr_policy", config.lrPolicy), ("optim", config.optimizer), ("lr", "\(config.learningRate)"),
             ("wd", "\(config.weightDecay)"), ("bsz", "\(config.batchSize)"), ("momentum", "\(config.momentum)"),
             ("iters", "\(config.iterations)"), ("epochs", "\(config.epochs)"), ("encoder", config.encoder),
-            ("finetune_layer", config.finetuneLayer), ("pretraining", pretraining.name),
+            ("finetune_layer", config.finetuneLayer), ("pretraining", config.pretraining),
         ], resume: config.resume, configFile: configFile, commandLine: tracking.commandLine,
            epochs: startEpoch..<(total + 1)) { epoch in
             if epoch == startEpoch { progress.begin("fine-tuning \(config.experimentName)", total: total - startEpoch + 1) }
@@ -117,7 +124,6 @@ public enum FineTuning {
                 iou.add(predicted: try predictedLabels(logits), target: batch.labels)
                 for (c, value) in iou.values.enumerated() { iouMeters[c].update(value) }
                 summary.iterations += 1
-                if stop?.isRequested == true { throw StepsStopped() }
             }
             progress.advance(by: 1)
             if epoch % evalEvery == 0 {
@@ -138,15 +144,28 @@ public enum FineTuning {
                                   + zip(names, iou).map { String(format: "%@ IoU %.3f", $0, $1) }.joined(separator: ", "))
                 }
             }
-            if let saveEvery, epoch % saveEvery == 0 {
+            // The reference saves every total // num_save_checkpoints steps; cem also saves the last step
+            // when that does not divide evenly, so the final model always exists.
+            var saved = false
+            if let saveEvery, epoch % saveEvery == 0 || epoch == total {
                 summary.checkpoints.append(try FineTuneCheckpoint.save(
                     model: model, optimizer: optimizer, epoch: epoch, config: config, pretraining: pretraining.name,
                     norms: norms, runID: tracker.checkpointRunID))
+                saved = true
             }
             if epoch == total { progress.end() }
+            // A stop is honoured between outer steps (epochs for MultiStep): the checkpoint then holds exactly
+            // `epoch` finished steps and --resume continues with the next.
+            if stop?.isRequested == true && epoch < total {
+                interruptedAlreadySaved = saved
+                throw StepsStopped()
+            }
         } saveInterrupted: { epoch in
             progress.end()
-            return try FineTuneCheckpoint.save(model: model, optimizer: optimizer, epoch: epoch - 1, config: config,
+            let path = (config.modelDirectory as NSString).appendingPathComponent(
+                FineTuneCheckpoint.name(config: config, pretraining: pretraining.name, epoch: epoch))
+            if interruptedAlreadySaved { return path }
+            return try FineTuneCheckpoint.save(model: model, optimizer: optimizer, epoch: epoch, config: config,
                                                pretraining: pretraining.name, norms: norms, runID: tracker.checkpointRunID)
         }
         summary.runID = tracker.checkpointRunID

@@ -17,6 +17,9 @@ public enum Inference2D {
         public var evalClasses: [Int]?
         public var instanceMatch = false
         public var saveDirectory: String?
+        /// Segment images larger than this (after FactorResize) in overlapping tiles of this side (a
+        /// multiple of 32), so memory follows the tile, not the image. Beyond the reference.
+        public var tile: Int?
         public init(testDirectory: String) { self.testDirectory = testDirectory }
     }
 
@@ -40,6 +43,7 @@ public enum Inference2D {
 
     public static func run(_ model: FineTunedModel, settings: Settings, progress: any ProgressReporter) throws -> Result {
         let data = try SegmentationData(directory: settings.testDirectory, classes: model.classes, requireMasks: false)
+        try checkThreshold(settings.threshold)
         let evalClasses = settings.evalClasses ?? defaultEvalClasses(classes: model.classes)
         try checkEvalClasses(evalClasses, classes: model.classes)
         if let save = settings.saveDirectory { try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true) }
@@ -48,7 +52,8 @@ public enum Inference2D {
         defer { progress.end() }
         for index in 0..<data.count {
             let image = try data.image(at: index)
-            let prediction = try predict(model, image: image, threshold: settings.threshold, path: data.imagePath(index))
+            let prediction = try predict(model, image: image, threshold: settings.threshold, path: data.imagePath(index),
+                                         tile: settings.tile)
             if let save = settings.saveDirectory {
                 saved.append(try savePrediction(prediction, name: data.names[index], directory: save))
             }
@@ -70,6 +75,12 @@ public enum Inference2D {
                       meanIoU: all.isEmpty ? .nan : all.reduce(0, +) / Double(all.count), saved: saved)
     }
 
+    static func checkThreshold(_ threshold: Double) throws {
+        guard threshold.isFinite, (0...1).contains(threshold) else {
+            throw EvaluationError("threshold", "\(threshold) must be a probability within 0...1")
+        }
+    }
+
     static func checkEvalClasses(_ classes: [Int], classes count: Int) throws {
         let limit = max(1, count - 1)
         if let bad = classes.first(where: { $0 < 0 || $0 > limit }) {
@@ -78,20 +89,64 @@ public enum Inference2D {
     }
 
     /// The predicted class of every pixel of `image`, at the image's size.
-    public static func predict(_ model: FineTunedModel, image: GrayImage, threshold: Double, path: String) throws -> GrayImage {
+    public static func predict(_ model: FineTunedModel, image: GrayImage, threshold: Double, path: String, tile: Int? = nil) throws
+        -> GrayImage {
         let resized = try factorResize(image, path: path)
+        let small: GrayImage
+        if let tile, resized.width > tile || resized.height > tile {
+            small = try tiledLabels(model, resized, threshold: threshold, tile: tile)
+        } else {
+            small = GrayImage(width: resized.width, height: resized.height, pixels: try labels(model, resized, threshold: threshold))
+        }
+        return nearestResize(small, width: image.width, height: image.height)
+    }
+
+    /// `sigmoid > threshold` or the argmax of the softmax, per pixel of an image whose sides are multiples of 32.
+    static func labels(_ model: FineTunedModel, _ image: GrayImage, threshold: Double) throws -> [UInt8] {
         var pixels: [Float] = []
-        model.norms.append(resized, to: &pixels)
-        let labels: [UInt8] = try withNoGrad {
-            let logits = try model.model(try Tensor(pixels, shape: [1, model.norms.channels, resized.height, resized.width]))
+        model.norms.append(image, to: &pixels)
+        return try withNoGrad {
+            let logits = try model.model(try Tensor(pixels, shape: [1, model.norms.channels, image.height, image.width]))
             if model.classes == 1 {
                 let t = Float(threshold)
                 return try logits.sigmoid().values(as: Float.self).map { $0 > t ? 1 : 0 }
             }
             return try Functional.softmax(logits, dim: 1).argmax(dim: 1).values(as: Int64.self).map { UInt8(clamping: $0) }
         }
-        let small = GrayImage(width: resized.width, height: resized.height, pixels: labels)
-        return nearestResize(small, width: image.width, height: image.height)
+    }
+
+    /// Tiles of `tile`² (shifted back to fit at the right and bottom edges) overlapping by 2·64 pixels;
+    /// each tile keeps the labels of its inner part, so seams sit away from tile borders.
+    static func tiledLabels(_ model: FineTunedModel, _ image: GrayImage, threshold: Double, tile: Int) throws -> GrayImage {
+        let margin = min(64, tile / 4 / 32 * 32)
+        func starts(_ size: Int) -> [Int] {
+            guard size > tile else { return [0] }
+            var list: [Int] = [], start = 0
+            while true {
+                let clamped = min(start, size - tile)
+                list.append(clamped)
+                if clamped + tile >= size { return list }
+                start += tile - 2 * margin
+            }
+        }
+        var out = [UInt8](repeating: 0, count: image.width * image.height)
+        let ys = starts(image.height), xs = starts(image.width)
+        for (yi, y0) in ys.enumerated() {
+            for (xi, x0) in xs.enumerated() {
+                let h = min(tile, image.height), w = min(tile, image.width)
+                let piece = image.crop(y0: y0, y1: y0 + h, x0: x0, x1: x0 + w)
+                let labels = try labels(model, piece, threshold: threshold)
+                // The part this tile owns: up to the middle of each overlap with its neighbours.
+                let top = yi == 0 ? 0 : (ys[yi - 1] + h + y0) / 2 - y0
+                let bottom = yi == ys.count - 1 ? h : (y0 + h + ys[yi + 1]) / 2 - y0
+                let left = xi == 0 ? 0 : (xs[xi - 1] + w + x0) / 2 - x0
+                let right = xi == xs.count - 1 ? w : (x0 + w + xs[xi + 1]) / 2 - x0
+                for r in top..<bottom {
+                    for c in left..<right { out[(y0 + r) * image.width + x0 + c] = labels[r * w + c] }
+                }
+            }
+        }
+        return GrayImage(width: image.width, height: image.height, pixels: out)
     }
 
     /// The reference's FactorResize(32): cv2.resize INTER_LINEAR to (⌊h/32⌋·32, ⌊w/32⌋·32).

@@ -54,6 +54,7 @@ public enum Inference3D {
               !names.isEmpty else {
             throw EvaluationError(settings.testDirectory, "no volumes in images/ (expected \(images)/<volume>)")
         }
+        try Inference2D.checkThreshold(settings.threshold)
         let evalClasses = settings.evalClasses ?? Inference2D.defaultEvalClasses(classes: model.classes)
         try Inference2D.checkEvalClasses(evalClasses, classes: model.classes)
         if let save = settings.saveDirectory { try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true) }
@@ -68,7 +69,7 @@ public enum Inference3D {
             let accumulator = try accumulate(model, volume: volume, mode: settings.mode, batch: settings.batch, name: name, progress: progress)
             var prediction = labels(accumulator, classes: model.classes, voxels: volume.voxelCount, threshold: settings.threshold)
             if let save = settings.saveDirectory {
-                let out = (save as NSString).appendingPathComponent(name)
+                let out = savePath(for: name, in: save, progress: progress)
                 var result = Volume(depth: volume.depth, height: volume.height, width: volume.width, values: prediction,
                                     spacing: volume.spacing, rank: 3)
                 result.metadata = volume.metadata
@@ -84,7 +85,7 @@ public enum Inference3D {
             guard truthVolume.shape == volume.shape || (truthVolume.depth, truthVolume.height, truthVolume.width) == (volume.depth, volume.height, volume.width) else {
                 throw EvaluationError(maskPath, "ground truth \(truthVolume.shape) differs from the volume's \(volume.shape)")
             }
-            let truth = try truthVolume.toUInt8(.cleanup, name: maskPath).values(as: UInt8.self)
+            let truth = try labelValues(truthVolume, path: maskPath)
             if settings.maskPrediction {
                 for i in prediction.indices where truth[i] == 0 { prediction[i] = 0 }
             }
@@ -144,8 +145,10 @@ public enum Inference3D {
                         let offset = c * d * h * w
                         for r in 0..<rows {
                             for col in 0..<columns {
-                                // numpy's float32 (p * scaling).astype(uint8): truncation.
-                                let q = UInt8(probabilities[base + r * columns + col] * scaling)
+                                // numpy's float32 (p * scaling).astype(uint8): truncation (NaN, from a
+                                // diverged model, counts 0 as numpy's cast gives).
+                                let scaled = probabilities[base + r * columns + col] * scaling
+                                let q = scaled.isNaN ? 0 : UInt8(min(255, max(0, scaled)))
                                 accumulator[offset + voxelIndex(s, r, col)] &+= q
                             }
                         }
@@ -156,6 +159,31 @@ public enum Inference3D {
             }
         }
         return accumulator
+    }
+
+    /// Ground-truth labels by value (the reference's astype(uint8) on label maps stored as uint16,
+    /// int16, ...); a value that is not a class index 0...255 is an error naming the file.
+    static func labelValues(_ volume: Volume, path: String) throws -> [UInt8] {
+        if volume.elementType == .uint8 { return volume.values(as: UInt8.self) }
+        let values = volume.doubleValues()
+        var labels = [UInt8](repeating: 0, count: values.count)
+        for (i, v) in values.enumerated() {
+            guard v >= 0, v <= 255, v == v.rounded() else {
+                throw EvaluationError(path, "ground-truth value \(v) is not a class index (0...255)")
+            }
+            labels[i] = UInt8(v)
+        }
+        return labels
+    }
+
+    /// The prediction's file: the input's name, or `<stem>.nrrd` when cem cannot write that format
+    /// (NIfTI, HDF5, ...), with a note.
+    static func savePath(for name: String, in directory: String, progress: any ProgressReporter) -> String {
+        let path = (directory as NSString).appendingPathComponent(name)
+        if let format = FileFormat.byExtension(path), format.isWritable { return path }
+        let fallback = (directory as NSString).appendingPathComponent(FileFormat.baseName(of: name) + ".nrrd")
+        progress.note("\(name): cem does not write this format; the prediction is saved as \(fallback)")
+        return fallback
     }
 
     /// Slice `index` along `axis` (0: the xy plane, 1: rows (z, x) at y = index, 2: (z, y) at x = index),
@@ -188,7 +216,7 @@ public enum Inference3D {
     /// Binary: `sum > ⌊255·threshold⌋`; multi-class: the argmax of the sums, ties to the lower class.
     public static func labels(_ accumulator: [UInt8], classes: Int, voxels: Int, threshold: Double) -> [UInt8] {
         if classes == 1 {
-            let cut = UInt8(clamping: Int(255 * threshold))
+            let cut = UInt8(clamping: Int(255 * min(1, max(0, threshold.isFinite ? threshold : 0.5))))
             return accumulator.prefix(voxels).map { $0 > cut ? 1 : 0 }
         }
         var labels = [UInt8](repeating: 0, count: voxels)

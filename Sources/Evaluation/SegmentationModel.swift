@@ -27,14 +27,14 @@ public struct FineTunedModel {
         do { value = try PyTorchFile.load(path) } catch { throw EvaluationError(path, "cannot read the checkpoint: \(error)") }
         guard let state = Checkpoint.stateDict(value) else { throw EvaluationError(path, "no state dict of tensors in this file") }
         var tensors: [String: Tensor] = [:]
-        var last: TensorData?
         for (key, item) in state.entries {
             guard let name = key.stringValue, let tensor = item.tensorValue else { continue }
             let bare = name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name
             tensors[bare] = try Tensor(tensor)
-            last = tensor
         }
-        guard tensors["segmentation_head.0.bias"] != nil, let last, let classes = last.shape.first else {
+        // The reference reads the class count from the last entry, which is this one in smp's order.
+        guard let head = tensors["segmentation_head.0.bias"], head.shape.count == 1, let classes = head.shape.first,
+              (1...255).contains(classes) else {
             throw EvaluationError(path, "not a U-Net checkpoint (no segmentation_head.0.bias; a pretraining checkpoint goes to `cem finetune -pf`)")
         }
         guard let conv1 = tensors["encoder.conv1.weight"], conv1.shape.count == 4 else {
@@ -43,7 +43,8 @@ public struct FineTunedModel {
         let norms: PixelNorms
         if let pair = value.dictValue?["norms"]?.sequence, pair.count == 2 {
             func numbers(_ v: PickleValue) -> [Double]? { v.doubleValue.map { [$0] } ?? v.sequence?.compactMap(\.doubleValue) }
-            guard let mean = numbers(pair[0]), let std = numbers(pair[1]), !mean.isEmpty, mean.count == std.count else {
+            guard let mean = numbers(pair[0]), let std = numbers(pair[1]), !mean.isEmpty, mean.count == std.count,
+                  std.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {
                 throw EvaluationError(path, "unreadable norms in the checkpoint")
             }
             norms = PixelNorms(mean: mean, std: std)

@@ -95,6 +95,9 @@ public final class ResNet: Module, @unchecked Sendable {
         (layer1, layer2, layer3, layer4) = (layers[0], layers[1], layers[2], layers[3])
         featureCount = 512 * expansion
         fc = try classes.map { try Linear(inputFeatures: 512 * expansion, outputFeatures: $0) }
+        super.init()
+        // torchvision's ResNet: every convolution kaiming_normal(fan_out, relu); batch norms 1 and 0.
+        for conv in Initialisation.convolutions(self) { try Initialisation.kaimingNormalFanOut(conv.weight) }
     }
 
     public override var children: [(String, Module)] {

@@ -51,6 +51,15 @@ public final class UNet: Module, @unchecked Sendable {
         self.blocks = blocks
         head = try Conv2d(inputChannels: decoderChannels.last!, outputChannels: classes, kernelSize: 3, padding: 1)
         self.classes = classes
+        super.init()
+        // smp: a first convolution for other than 3 channels is a fresh nn.Conv2d weight reset with torch's
+        // default; decoder convolutions kaiming_uniform(fan_in, relu); the head xavier_uniform, bias 0.
+        if inputChannels != 3 { try Initialisation.torchDefault(encoder.conv1.weight) }
+        for block in blocks {
+            for conv in Initialisation.convolutions(block) { try Initialisation.kaimingUniformFanIn(conv.weight) }
+        }
+        try Initialisation.xavierUniform(head.weight)
+        if let bias = head.bias { try Initialisation.zero(bias) }
     }
 
     public override var children: [(String, Module)] {

@@ -69,9 +69,9 @@ public struct BenchmarkResults: Sendable, Equatable {
     /// iterations), for every benchmark that has a random_init row.
     public var differences: [(benchmark: String, pretraining: String, percent: Double)] {
         var out: [(String, String, Double)] = []
-        for row in rows where row.pretraining != "random_init" {
+        for row in rows where row.pretraining != "random_init" && row.iou.isFinite {
             guard let base = rows.first(where: { $0.benchmark == row.benchmark && $0.pretraining == "random_init"
-                                                 && $0.iterations == row.iterations }), base.iou > 0 else { continue }
+                                                 && $0.iterations == row.iterations }), base.iou > 0, base.iou.isFinite else { continue }
             out.append((row.benchmark, row.pretraining, 100 * (row.iou - base.iou) / base.iou))
         }
         return out

@@ -57,7 +57,7 @@ package struct ConfigReader {
 
     package var unknown: [String] { values.keys.filter { !asked.contains($0) }.sorted() }
 
-    package static func int(_ raw: Any) -> Int? { (raw as? Int) ?? (raw as? Double).flatMap { $0 == $0.rounded() ? Int($0) : nil } }
+    package static func int(_ raw: Any) -> Int? { (raw as? Int) ?? (raw as? Double).flatMap { Int(exactly: $0) } }
     package static func double(_ raw: Any) -> Double? { (raw as? Double) ?? (raw as? Int).map(Double.init) }
     package static func string(_ raw: Any) -> String? { raw as? String }
     package static func bool(_ raw: Any) -> Bool? { raw as? Bool }

@@ -168,8 +168,13 @@ struct InferenceOptions: ParsableArguments {
         guard let runID = model.runID else { return }
         let store = runs ?? ((model.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(RunStore.defaultName)
         do {
-            let server = try MLflowServer.resolve(option: trackingUri)
+            var server = try MLflowServer.resolve(option: trackingUri)
             guard FileManager.default.fileExists(atPath: store) || server != nil else { return }
+            // Without --tracking-uri: the server the training run was sent to, if any.
+            if server == nil, let opened = try? RunStore(path: store, create: false), let local = try? opened.resolveRun(runID),
+               let uri = try? opened.details(local).summary.remotes.first?.uri {
+                server = try MLflowServer.resolve(option: uri)
+            }
             let tracker = try Tracker(store: store, server: server, retry: .quick, progress: TerminalProgress())
             if let place = try tracker.log(toExistingRun: runID, metrics: metrics) {
                 Terminal.error("note: \(metrics.map(\.0).joined(separator: ", ")) logged to \(place)")
@@ -205,7 +210,13 @@ struct Infer2D: ParsableCommand {
     @Option(help: "Probability threshold for binary models (overrides threshold2d).") var threshold: Double?
     @Option(parsing: .upToNextOption, help: "Classes to evaluate (overrides eval_classes2d).") var evalClasses: [Int] = []
     @Flag(help: "Instance-matched IoU (overrides instance_match2d).") var instanceMatch = false
+    @Option(help: ArgumentHelp("Segment images larger than this in overlapping tiles (a multiple of 32, e.g. 1024): memory follows the tile.", valueName: "side"))
+    var tile: Int?
     @OptionGroup var options: InferenceOptions
+
+    func validate() throws {
+        if let tile, tile < 128 || tile % 32 != 0 { throw ValidationError("--tile must be a multiple of 32, at least 128") }
+    }
 
     func run() throws {
         let settings = try loadBenchmarkConfig(config)
@@ -217,8 +228,13 @@ struct Infer2D: ParsableCommand {
         run.evalClasses = evalClasses.isEmpty ? settings.evalClasses2D : evalClasses
         run.instanceMatch = instanceMatch || settings.instanceMatch2D
         run.saveDirectory = saveDir ?? settings.saveDirectory2D
+        run.tile = tile
         let model = try options.loadModel(state)
         let result = try reportingErrors { try Inference2D.run(model, settings: run, progress: TerminalProgress()) }
+        guard !result.images.isEmpty else {
+            print("no ground truth in \(directory)/masks: predictions only, no IoU")
+            return
+        }
         for (c, mean) in zip(result.evalClasses, result.classMeans) { print("class \(c): mean IoU \(formatIoU(mean))") }
         print("Mean IoU: \(formatIoU(result.meanIoU))")
         options.logToTrainingRun(model, metrics: [("Test_Set_IoU", result.meanIoU)])
@@ -275,6 +291,10 @@ struct Infer3D: ParsableCommand {
         for volume in result.volumes {
             let perClass = zip(result.evalClasses, volume.printedIoU).map { "class \($0): \(formatIoU($1))" }.joined(separator: ", ")
             print("\(volume.name): \(perClass); mean \(formatIoU(volume.mean))")
+        }
+        guard !result.volumes.isEmpty else {
+            print("no ground truth in \(directory)/masks: predictions only, no IoU")
+            return
         }
         print("Overall mean IoU 3d: \(formatIoU(result.meanIoU))")
         options.logToTrainingRun(model, metrics: [("Test_Set_IoU", result.meanIoU)])

@@ -41,7 +41,7 @@ struct CEM: AsyncParsableCommand {
             ]),
             CommandGroup(name: "Train (pretraining) and training runs", subcommands: [EnginePretrain.self, Runs.self]),
             CommandGroup(name: "Evaluate (benchmarks)", subcommands: [
-                EngineFinetune.self, EngineInfer2D.self, EngineInfer3D.self, EngineInferMixed.self, EngineBenchmark.self, SynthBenchmark.self,
+                EngineFinetune.self, EngineInfer2D.self, EngineInfer3D.self, EngineInferMixed.self, EngineBenchmark.self, SynthBenchmark.self, SetupBenchmarks.self,
             ]),
             CommandGroup(name: "Weights and interoperability", subcommands: [Weights.self, ImportPkl.self]),
             CommandGroup(name: "Volume tools", subcommands: [

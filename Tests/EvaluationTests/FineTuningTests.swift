@@ -96,7 +96,8 @@ import VolumeIO
     }
 
     @Test func fineTunesFromMoCoWithTheReferenceFreezingAndCheckpoint() throws {
-        let (root, config, _) = try Self.benchmark()
+        var (root, config, _) = try Self.benchmark()
+        config.pretraining = "cellemnet_mocov2"
         let weights = try EncoderWeights.load(Self.mocoCheckpoint)
         let source = PretrainingSource(name: "cellemnet_mocov2", weights: weights)
         let summary = try FineTuning.run(config: config, pretraining: source, tracking: tracking(), progress: SilentProgress())
@@ -154,7 +155,7 @@ import VolumeIO
             Issue.record("no interruption")
         } catch let interrupted as TrainingInterrupted {
             #expect(FileManager.default.fileExists(atPath: interrupted.checkpoint))
-            #expect(interrupted.checkpoint.hasSuffix("_epoch0_of_3.pth"))
+            #expect(interrupted.checkpoint.hasSuffix("_epoch1_of_3.pth"))
         }
     }
 

@@ -1,6 +1,8 @@
 import Foundation
+import Reporting
 import Testing
 import TorchSave
+import VolumeIO
 @testable import Evaluation
 
 /// IoU as the reference computes it, against `Fixtures/training/iou` (inference2d.py's per-image IoU,
@@ -74,5 +76,25 @@ import TorchSave
         #expect(abs(meter.average - 0.1192 / 0.0396) < 1e-12)
         meter.reset()
         #expect(meter.count == 0 && meter.average.isNaN)
+    }
+
+    @Test func groundTruthLabelsAreReadByValue() throws {
+        let labels = Volume(depth: 1, height: 2, width: 2, values: [UInt16(0), 1, 2, 255], rank: 3)
+        #expect(try Inference3D.labelValues(labels, path: "m.nrrd") == [0, 1, 2, 255])
+        let signed = Volume(depth: 1, height: 1, width: 2, values: [Int16(0), 2], rank: 3)
+        #expect(try Inference3D.labelValues(signed, path: "m.nrrd") == [0, 2])
+        let bad = Volume(depth: 1, height: 1, width: 2, values: [UInt16(0), 300], rank: 3)
+        #expect(throws: EvaluationError.self) { try Inference3D.labelValues(bad, path: "m.nrrd") }
+    }
+
+    @Test func predictionsOfUnwritableFormatsAreSavedAsNRRD() {
+        #expect(Inference3D.savePath(for: "fib1-0-0-0.nii.gz", in: "/out", progress: SilentProgress()) == "/out/fib1-0-0-0.nrrd")
+        #expect(Inference3D.savePath(for: "volume.nrrd", in: "/out", progress: SilentProgress()) == "/out/volume.nrrd")
+    }
+
+    @Test func thresholdsMustBeProbabilities() {
+        #expect(throws: EvaluationError.self) { try Inference2D.checkThreshold(.nan) }
+        #expect(throws: EvaluationError.self) { try Inference2D.checkThreshold(2) }
+        #expect(Inference3D.labels([127, 128, 255], classes: 1, voxels: 3, threshold: 0.5) == [0, 1, 1])
     }
 }

@@ -158,6 +158,24 @@ import VolumeIO
         }
     }
 
+    /// `--tile`: a large image in overlapping tiles agrees with the whole-image prediction away from the
+    /// seams, and a tile at least as large as the image changes nothing.
+    @Test func tiledPredictionAgreesWithTheWholeImage() throws {
+        let section = try VolumeFile.read(Self.root + "/../real-em/correlation/images/mitochondria2.png")
+        let pixels = section.values(as: UInt8.self)
+        let (h, w) = (min(section.height, 320), min(section.width, 416))
+        var crop = [UInt8](repeating: 0, count: h * w)
+        for y in 0..<h { for x in 0..<w { crop[y * w + x] = pixels[y * section.width + x] } }
+        let image = GrayImage(width: w, height: h, pixels: crop)
+        let model = try Self.inferenceModel(classes: 1)
+        let whole = try Inference2D.predict(model, image: image, threshold: 0.5, path: "crop")
+        let tiled = try Inference2D.predict(model, image: image, threshold: 0.5, path: "crop", tile: 192)
+        #expect(tiled.width == w && tiled.height == h)
+        let agreement = Double(zip(whole.pixels, tiled.pixels).filter { $0 == $1 }.count) / Double(w * h)
+        #expect(agreement > 0.9, "tiled and whole predictions agree on \(agreement)")
+        #expect(try Inference2D.predict(model, image: image, threshold: 0.5, path: "crop", tile: 512) == whole)
+    }
+
     /// Relative error against the float64 reference: max |a − b| / max |b|.
     static func relative(_ a: Tensor, _ b: Tensor) throws -> Double {
         let x = try a.values(as: Double.self), y = try b.values(as: Double.self)
