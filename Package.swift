@@ -56,14 +56,16 @@ let package = Package(
         // The only C++: a flat C API over ATen/autograd, every call behind try/catch (C++17).
         .target(
             name: "CTorch",
-            cxxSettings: [.unsafeFlags(torchIncludes.flatMap { ["-I", $0] } + ["-std=\(torchCxxStandard)", "-O2", "-w"])],
+            cxxSettings: [.unsafeFlags(torchIncludes.flatMap { ["-I", $0] } + ["-std=\(torchCxxStandard)", "-O2", "-w", "-DUSE_C10D_GLOO"])],
             linkerSettings: [.linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .unsafeFlags(torchLinkFlags)]
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NN", dependencies: ["Torch", "TorchSave"]),
         .target(name: "Reporting"),
         // Safe reading and writing of PyTorch checkpoints and numpy pickles (no engine needed).
-        .target(name: "TorchSave"),
+        // Optimised even in debug builds: checkpoint writing loops over every byte (CRC, copies) and the
+        // training tests write many checkpoints.
+        .target(name: "TorchSave", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "VolumeIO", dependencies: ["CEMNative", "CEMVideo", "Reporting"]),
         // Hot loops (resampling, Hamming search) built for baseline x86-64 and AVX2/POPCNT, chosen at load time.
         .target(name: "CImagingKernels", cSettings: [.unsafeFlags(["-O3"])]),

@@ -6,8 +6,16 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
+#ifdef USE_C10D_GLOO
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -331,4 +339,219 @@ ct_tensor *ct_to_device(const ct_tensor *t, int device) {
     TENSOR(device < 0 ? t->value.to(at::kCPU) : t->value.to(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device))))
 }
 int ct_device(const ct_tensor *t) { return t->value.is_cuda() ? static_cast<int>(t->value.get_device()) : -1; }
+}  // extern "C"
+
+// MARK: c10d (ProcessGroupGloo over a TCPStore)
+//
+// A failed collective leaves the group unusable (gloo's pairs are closed or out of step): the handle
+// remembers it, refuses further collectives, and is leaked rather than destroyed (the destructor joins
+// worker threads that may still wait on a dead peer).
+#ifdef USE_C10D_GLOO
+struct ct_store {
+    c10::intrusive_ptr<c10d::TCPStore> tcp;
+};
+struct ct_process_group {
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+    bool failed = false;
+};
+
+namespace {
+void usable(const ct_process_group *g) {
+    if (g->failed) throw std::runtime_error("the process group failed earlier and cannot be used any more");
+}
+void reducible(const at::Tensor &t) {
+    if (!t.defined()) throw std::invalid_argument("undefined tensor");
+    if (t.layout() != at::kStrided || !t.device().is_cpu())
+        throw std::invalid_argument("Gloo collectives take dense CPU tensors");
+    if (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kBool)
+        throw std::invalid_argument(std::string("Gloo cannot reduce ") + c10::toString(t.scalar_type()) + " tensors");
+}
+/// Tensors are packed, per dtype and in order, into flat buckets of at most `bucket_bytes` (a larger
+/// tensor is a bucket by itself, used in place when contiguous); `launch` starts the collective on each
+/// bucket, all buckets are launched before the first is waited for, and the results are copied back.
+template <class Launch>
+void bucketed(ct_process_group *g, const std::vector<at::Tensor> &ts, int64_t bucket_bytes, Launch launch) {
+    at::NoGradGuard no_grad;
+    struct Bucket {
+        std::vector<at::Tensor> members;
+        int64_t bytes = 0;
+        at::Tensor flat;
+        c10::intrusive_ptr<c10d::Work> work;
+    };
+    std::vector<Bucket> buckets;
+    std::map<at::ScalarType, size_t> open;  // the bucket still filling, per dtype
+    for (const auto &t : ts) reducible(t);
+    for (const auto &t : ts) {
+        int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
+        auto found = open.find(t.scalar_type());
+        if (found == open.end() || buckets[found->second].bytes + bytes > bucket_bytes) {
+            buckets.emplace_back();
+            open[t.scalar_type()] = buckets.size() - 1;
+        }
+        auto &bucket = buckets[open[t.scalar_type()]];
+        bucket.members.push_back(t);
+        bucket.bytes += bytes;
+    }
+    for (auto &b : buckets) {
+        if (b.members.size() == 1 && b.members[0].is_contiguous()) {
+            b.flat = b.members[0].view({-1});
+        } else {
+            std::vector<at::Tensor> flat;
+            for (const auto &t : b.members) flat.push_back(t.reshape({-1}));
+            b.flat = at::cat(flat, 0);
+        }
+        b.work = launch(b.flat);
+    }
+    for (auto &b : buckets) b.work->wait();
+    for (auto &b : buckets) {
+        if (b.members.size() == 1 && b.members[0].is_contiguous()) continue;
+        int64_t offset = 0;
+        for (auto &t : b.members) {
+            t.copy_(b.flat.slice(0, offset, offset + t.numel()).view(t.sizes()));
+            offset += t.numel();
+        }
+    }
+}
+}  // namespace
+
+/// PROTECT without the C++ backtrace c10::Error appends to its message.
+#define PROTECT_DIST(body, failure)                   \
+    try {                                             \
+        body                                          \
+    } catch (const c10::Error &e) {                   \
+        last_error = e.what_without_backtrace();      \
+        return failure;                               \
+    } catch (const std::exception &e) {               \
+        last_error = e.what();                        \
+        return failure;                               \
+    } catch (...) {                                   \
+        last_error = "unknown c10d error";            \
+        return failure;                               \
+    }
+/// Marks the group failed when `body` throws anything but a refusal of its arguments.
+#define GUARD_GROUP(g, body)                                \
+    usable(g);                                              \
+    try {                                                   \
+        body                                                \
+    } catch (const std::invalid_argument &) {               \
+        throw;                                              \
+    } catch (...) {                                         \
+        g->failed = true;                                   \
+        throw;                                              \
+    }
+#define COLLECTIVE(g, body) PROTECT_DIST(GUARD_GROUP(g, body) return 0;, -1)
+#endif
+
+extern "C" {
+#ifdef USE_C10D_GLOO
+ct_store *ct_store_create(const char *host, int port, int is_server, int world_size, int64_t timeout_ms) {
+    PROTECT_DIST(
+        if (port < 0 || port > 65535) throw std::invalid_argument("port " + std::to_string(port) + " out of range");
+        if (world_size < 1) throw std::invalid_argument("world size must be at least 1");
+        c10d::TCPStoreOptions options;
+        options.port = static_cast<std::uint16_t>(port);
+        options.isServer = is_server != 0;
+        options.numWorkers = static_cast<std::size_t>(world_size);
+        options.waitWorkers = false;  // the process group's rendezvous waits for everyone
+        options.timeout = std::chrono::milliseconds(timeout_ms);
+        return new ct_store{c10::make_intrusive<c10d::TCPStore>(std::string(host), options)};, nullptr)
+}
+int ct_store_port(const ct_store *s) { return static_cast<int>(s->tcp->getPort()); }
+void ct_store_free(ct_store *s) { delete s; }
+
+ct_process_group *ct_pg_create(const ct_store *s, const char *prefix, int rank, int world_size, int64_t timeout_ms,
+                               const char *bind_host) {
+    PROTECT_DIST(
+        if (rank < 0 || rank >= world_size) throw std::invalid_argument("rank " + std::to_string(rank) + " outside a world of " + std::to_string(world_size));
+        auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
+        const char *interfaces = std::getenv("GLOO_SOCKET_IFNAME");
+        if (bind_host && *bind_host) {
+            options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(bind_host));
+        } else if (interfaces && *interfaces) {
+            std::string list(interfaces);
+            size_t start = 0;
+            while (start <= list.size()) {
+                size_t end = list.find(',', start);
+                if (end == std::string::npos) end = list.size();
+                if (end > start) options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(list.substr(start, end - start)));
+                start = end + 1;
+            }
+        } else {
+            options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+        }
+        c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::PrefixStore>(prefix && *prefix ? prefix : "default_pg", s->tcp);
+        auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
+        auto *group = new ct_process_group();
+        group->store = store;
+        group->pg = pg;
+        return group;, nullptr)
+}
+void ct_pg_free(ct_process_group *g) {
+    if (!g) return;
+    if (g->failed) {
+        g->pg.release();     // deliberately leaked: see above
+        g->store.release();
+    }
+    delete g;
+}
+int ct_pg_rank(const ct_process_group *g) { return g->pg->getRank(); }
+int ct_pg_size(const ct_process_group *g) { return g->pg->getSize(); }
+
+int ct_pg_allreduce_sum(ct_process_group *g, ct_tensor *const *ts, int n, int64_t bucket_bytes) {
+    COLLECTIVE(g,
+        std::vector<at::Tensor> tensors;
+        for (int i = 0; i < n; i++) tensors.push_back(ts[i]->value);
+        bucketed(g, tensors, bucket_bytes, [&](at::Tensor &flat) {
+            std::vector<at::Tensor> one{flat};
+            c10d::AllreduceOptions options;
+            options.reduceOp = c10d::ReduceOp::SUM;
+            return g->pg->allreduce(one, options);
+        });)
+}
+int ct_pg_broadcast(ct_process_group *g, ct_tensor *const *ts, int n, int root, int64_t bucket_bytes) {
+    COLLECTIVE(g,
+        if (root < 0 || root >= g->pg->getSize()) throw std::invalid_argument("broadcast root " + std::to_string(root) + " is not a rank");
+        std::vector<at::Tensor> tensors;
+        for (int i = 0; i < n; i++) tensors.push_back(ts[i]->value);
+        bucketed(g, tensors, bucket_bytes, [&](at::Tensor &flat) {
+            std::vector<at::Tensor> one{flat};
+            c10d::BroadcastOptions options;
+            options.rootRank = root;
+            return g->pg->broadcast(one, options);
+        });)
+}
+ct_tensor *ct_pg_all_gather(ct_process_group *g, const ct_tensor *t) {
+    PROTECT_DIST(
+        at::Tensor result;
+        GUARD_GROUP(g,
+            reducible(t->value);
+            at::NoGradGuard no_grad;
+            std::vector<at::Tensor> input{t->value.contiguous()};
+            std::vector<std::vector<at::Tensor>> output(1);
+            for (int i = 0; i < g->pg->getSize(); i++) output[0].push_back(at::empty_like(input[0]));
+            g->pg->allgather(output, input)->wait();
+            result = input[0].dim() == 0 ? at::stack(output[0], 0) : at::cat(output[0], 0);)
+        return wrap(result);, nullptr)
+}
+int ct_pg_barrier(ct_process_group *g) { COLLECTIVE(g, g->pg->barrier()->wait();) }
+#else
+ct_store *ct_store_create(const char *, int, int, int, int64_t) {
+    last_error = "cem was built without c10d (USE_C10D_GLOO)";
+    return nullptr;
+}
+int ct_store_port(const ct_store *) { return -1; }
+void ct_store_free(ct_store *) {}
+ct_process_group *ct_pg_create(const ct_store *, const char *, int, int, int64_t, const char *) {
+    last_error = "cem was built without c10d (USE_C10D_GLOO)";
+    return nullptr;
+}
+void ct_pg_free(ct_process_group *) {}
+int ct_pg_rank(const ct_process_group *) { return 0; }
+int ct_pg_size(const ct_process_group *) { return 1; }
+int ct_pg_allreduce_sum(ct_process_group *, ct_tensor *const *, int, int64_t) { return -1; }
+int ct_pg_broadcast(ct_process_group *, ct_tensor *const *, int, int, int64_t) { return -1; }
+ct_tensor *ct_pg_all_gather(ct_process_group *, const ct_tensor *) { return nullptr; }
+int ct_pg_barrier(ct_process_group *) { return -1; }
+#endif
 }

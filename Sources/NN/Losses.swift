@@ -53,15 +53,22 @@ public enum SelfSupervised {
         return try loss!.divided(by: Double(cropsForAssign.count))
     }
 
-    /// SwAV's Sinkhorn-Knopp (world size 1): equal-partition soft codes for
-    /// B scores over K prototypes.
-    public static func sinkhorn(_ scores: Tensor, epsilon: Double = 0.05, iterations: Int = 3) throws -> Tensor {
+    /// SwAV's Sinkhorn-Knopp: equal-partition soft codes for B scores over K prototypes. Over several
+    /// ranks (`train_swav.py:458-481`) each holds B/world of the columns: `allReduceSum` sums a tensor in
+    /// place over the ranks (the total and the prototype row sums), and B counts every rank's columns.
+    /// Without it (one process) nothing is reduced.
+    public static func sinkhorn(_ scores: Tensor, epsilon: Double = 0.05, iterations: Int = 3, worldSize: Int = 1,
+                                allReduceSum: ((Tensor) throws -> Void)? = nil) throws -> Tensor {
         try withNoGrad {
-            var q = try scores.divided(by: epsilon).exp().transposed(0, 1)     // K x B
-            let k = Double(q.shape[0]), b = Double(q.shape[1])
-            q = try q.divided(by: q.sum())
+            var q = try scores.divided(by: epsilon).exp().transposed(0, 1)     // K x B (this rank's columns)
+            let k = Double(q.shape[0]), b = Double(q.shape[1] * worldSize)
+            let total = try q.sum()
+            try allReduceSum?(total)
+            q = try q.divided(by: total)
             for _ in 0..<iterations {
-                q = try q.divided(by: q.sum([1], keepDim: true)).divided(by: k)
+                let rows = try q.sum([1], keepDim: true)
+                try allReduceSum?(rows)
+                q = try q.divided(by: rows).divided(by: k)
                 q = try q.divided(by: q.sum([0], keepDim: true)).divided(by: b)
             }
             return try q.multiplied(by: b).transposed(0, 1)

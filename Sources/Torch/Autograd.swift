@@ -31,6 +31,10 @@ public enum Torch {
     /// Intra-op threads (libtorch 1.13 defaults to 1 here; cem sets the core count).
     public static var threads: Int {
         get { Int(ct_get_num_threads()) }
-        set { ct_set_num_threads(Int32(newValue)) }
+        set {
+            // The first tensor sets the default (all cores); settle that first so it cannot undo this.
+            _ = defaultThreadsConfigured
+            ct_set_num_threads(Int32(newValue))
+        }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 
 /// libtorch 1.13 starts with one intra-op thread here; cem's default is every core
 /// (set once, on the first tensor; `Torch.threads` changes it).
-private let defaultThreadsConfigured: Void = {
+let defaultThreadsConfigured: Void = {
     ct_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
 }()
 

@@ -107,6 +107,32 @@ int ct_cuda_device_count(void);
 ct_tensor *ct_to_device(const ct_tensor *t, int device);
 int ct_device(const ct_tensor *t);
 
+// c10d: a TCPStore (rank 0 hosts it) and a ProcessGroupGloo over it. Collectives block until done;
+// a dead peer fails them within milliseconds, a silent one after timeout_ms. After a failure the group
+// refuses every further call (exit the process). Tensors must be dense CPU tensors, not bfloat16/bool.
+typedef struct ct_store ct_store;
+typedef struct ct_process_group ct_process_group;
+/// port 0 with is_server: any free port (ct_store_port tells which). Does not wait for the others.
+ct_store *ct_store_create(const char *host, int port, int is_server, int world_size, int64_t timeout_ms);
+int ct_store_port(const ct_store *store);
+void ct_store_free(ct_store *store);
+/// Joins the group (waits for every rank, up to timeout_ms). prefix: the store keys' prefix (NULL or "":
+/// "default_pg", as torch's default group). bind_host: the address Gloo listens on (e.g. "127.0.0.1");
+/// NULL or "": $GLOO_SOCKET_IFNAME's interfaces, else the host name's address.
+ct_process_group *ct_pg_create(const ct_store *store, const char *prefix, int rank, int world_size, int64_t timeout_ms,
+                               const char *bind_host);
+void ct_pg_free(ct_process_group *group);
+int ct_pg_rank(const ct_process_group *group);
+int ct_pg_size(const ct_process_group *group);
+/// In place: each tensor becomes the sum over ranks. Tensors go in flat buckets of bucket_bytes, all
+/// launched before the first is waited for.
+int ct_pg_allreduce_sum(ct_process_group *group, ct_tensor *const *tensors, int n, int64_t bucket_bytes);
+/// In place: each tensor becomes root's (bucketed the same way).
+int ct_pg_broadcast(ct_process_group *group, ct_tensor *const *tensors, int n, int root, int64_t bucket_bytes);
+/// Every rank's tensor (same shape everywhere), concatenated along dim 0 in rank order (stacked for 0-d).
+ct_tensor *ct_pg_all_gather(ct_process_group *group, const ct_tensor *tensor);
+int ct_pg_barrier(ct_process_group *group);
+
 #ifdef __cplusplus
 }
 #endif
