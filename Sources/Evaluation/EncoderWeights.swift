@@ -27,51 +27,44 @@ public struct EncoderWeights {
         let value: PickleValue
         do { value = try PyTorchFile.load(path) } catch { throw EvaluationError(path, "cannot read the checkpoint: \(error)") }
         guard let state = Checkpoint.stateDict(value) else { throw EvaluationError(path, "no state dict of tensors in this file") }
-        var raw: [(String, TensorData)] = []
-        for (key, item) in state.entries {
-            if let name = key.stringValue, let tensor = item.tensorValue { raw.append((name, tensor)) }
-        }
-        let names = raw.map(\.0)
+        let names = state.keys
         let layout: Layout
-        let rename: (String) -> String?
         if names.contains(where: { $0.hasPrefix("module.encoder_q.") }) {
             layout = .moco
-            // moco_to_unet_prefixes: the query encoder without its MLP head.
-            rename = { $0.hasPrefix("module.encoder_q.") && !$0.hasPrefix("module.encoder_q.fc")
-                ? "encoder." + $0.dropFirst("module.encoder_q.".count) : nil }
-        } else if names.contains(where: { $0.hasPrefix("module.projection_head") || $0.hasPrefix("module.prototypes")
-                   || $0.hasPrefix("projection_head") || $0.hasPrefix("prototypes") }) {
+        } else if names.contains(where: { ["projection_head", "prototypes", "module.projection_head", "module.prototypes"]
+                                            .contains(where: $0.hasPrefix) }) {
             layout = .swav
-            rename = { name in
-                let bare = name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name
-                return bare.hasPrefix("projection_head") || bare.hasPrefix("prototypes") ? nil : "encoder." + bare
-            }
         } else if names.contains(where: { $0.hasPrefix("encoder.") }) {
             layout = .unet
-            rename = { $0.hasPrefix("encoder.") ? $0 : nil }
         } else if names.contains(where: { $0 == "conv1.weight" || $0 == "module.conv1.weight" }) {
             layout = .resnet
-            rename = { name in
-                let bare = name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name
-                return bare.hasPrefix("fc.") ? nil : "encoder." + bare
-            }
         } else {
             throw EvaluationError(path, "not an encoder checkpoint cem recognises (no MoCo, SwAV, U-Net or ResNet keys; "
                                   + "first keys: \(names.prefix(4).joined(separator: ", ")))")
         }
+        // The reference's moco_to_unet_prefixes / swav_to_unet_prefixes (TorchSave's Checkpoint.convert);
+        // a U-Net's own encoder keys are already right. SwAV's prototypes are no encoder tensor.
+        let encoder = layout == .unet ? state : Checkpoint.convert(state, to: .unetEncoder)
         var tensors: [String: Tensor] = [:]
-        for (name, data) in raw {
-            if let target = rename(name) { tensors[target] = try Tensor(data) }
+        for (key, item) in encoder.entries {
+            guard let name = key.stringValue, name.hasPrefix("encoder."), let tensor = item.tensorValue,
+                  !name.hasPrefix("encoder.prototypes"), !name.hasPrefix("encoder.projection_head") else { continue }
+            tensors[name] = try Tensor(tensor)
         }
         guard let conv1 = tensors["encoder.conv1.weight"], conv1.shape.count == 4 else {
             throw EvaluationError(path, "\(layout.rawValue) checkpoint without an encoder conv1 weight")
         }
-        var norms: (mean: [Double], std: [Double])?
-        if let pair = value.dictValue?["norms"]?.sequence, pair.count == 2 {
-            func numbers(_ v: PickleValue) -> [Double]? { v.doubleValue.map { [$0] } ?? v.sequence?.compactMap(\.doubleValue) }
-            if let mean = numbers(pair[0]), let std = numbers(pair[1]), !mean.isEmpty, mean.count == std.count { norms = (mean, std) }
-        }
-        return EncoderWeights(tensors: tensors, layout: layout, inputChannels: conv1.shape[1], norms: norms, path: path)
+        return EncoderWeights(tensors: tensors, layout: layout, inputChannels: conv1.shape[1], norms: checkpointNorms(value), path: path)
+    }
+
+    /// A checkpoint's `norms` — `[mean, std]`, scalars (1 channel) or per-channel sequences — when present and
+    /// usable (finite, std positive, one mean per std).
+    static func checkpointNorms(_ value: PickleValue) -> (mean: [Double], std: [Double])? {
+        guard let pair = value.dictValue?["norms"]?.sequence, pair.count == 2 else { return nil }
+        func numbers(_ v: PickleValue) -> [Double]? { v.doubleValue.map { [$0] } ?? v.sequence?.compactMap(\.doubleValue) }
+        guard let mean = numbers(pair[0]), let std = numbers(pair[1]), !mean.isEmpty, mean.count == std.count,
+              std.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else { return nil }
+        return (mean, std)
     }
 
     /// Copies the weights into `model`'s encoder; returns how many encoder tensors were loaded out of

@@ -81,12 +81,8 @@ public struct PixelNorms: Sendable, Equatable {
     }
     public var channels: Int { mean.count }
 
-    /// Appends the channels-first float values of `image` to `out`.
+    /// Appends the channels-first float values of `image` to `out` (albumentations' arithmetic, per channel).
     public func append(_ image: GrayImage, to out: inout [Float]) {
-        for c in 0..<channels {
-            // numpy float32 arithmetic: mean and std cast first, then scaled by 255.
-            let m = Float(mean[c]) * 255, scale = 1 / (Float(std[c]) * 255)
-            for p in image.pixels { out.append((Float(p) - m) * scale) }
-        }
+        for c in 0..<channels { out += image.normalizedAlbumentations(mean: mean[c], std: std[c]) }
     }
 }

@@ -40,17 +40,12 @@ public struct FineTunedModel {
         guard let conv1 = tensors["encoder.conv1.weight"], conv1.shape.count == 4 else {
             throw EvaluationError(path, "U-Net checkpoint without encoder.conv1.weight")
         }
-        let norms: PixelNorms
-        if let pair = value.dictValue?["norms"]?.sequence, pair.count == 2 {
-            func numbers(_ v: PickleValue) -> [Double]? { v.doubleValue.map { [$0] } ?? v.sequence?.compactMap(\.doubleValue) }
-            guard let mean = numbers(pair[0]), let std = numbers(pair[1]), !mean.isEmpty, mean.count == std.count,
-                  std.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {
-                throw EvaluationError(path, "unreadable norms in the checkpoint")
-            }
-            norms = PixelNorms(mean: mean, std: std)
-        } else {
-            throw EvaluationError(path, "the checkpoint has no norms (inference normalises with the training norms)")
+        guard let pair = EncoderWeights.checkpointNorms(value) else {
+            throw EvaluationError(path, value.dictValue?["norms"] == nil
+                ? "the checkpoint has no norms (inference normalises with the training norms)"
+                : "unreadable norms in the checkpoint (expected [mean, std] with std > 0)")
         }
+        let norms = PixelNorms(mean: pair.mean, std: pair.std)
         guard norms.channels == conv1.shape[1] else {
             throw EvaluationError(path, "norms for \(norms.channels) channel(s), the encoder takes \(conv1.shape[1])")
         }
