@@ -13,6 +13,7 @@
 #endif
 
 #include <chrono>
+#include <dlfcn.h>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -326,6 +327,18 @@ int ct_addcdiv_(ct_tensor *dst, const ct_tensor *t1, const ct_tensor *t2, double
 
 void ct_manual_seed(uint64_t seed) { at::manual_seed(seed); }
 void ct_set_num_threads(int n) { at::set_num_threads(n); }
+
+// Debian's libtorch does its own intra-op threading (OpenMP) and also calls a threaded OpenBLAS: on small
+// convolutions the two pools fight for the same cores (measured: U-Net slices twice as slow, most of the
+// time in the kernel). One BLAS thread lets libtorch's pool use the cores; a user's OPENBLAS_NUM_THREADS wins.
+int ct_limit_blas_threads(int n) {
+    if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return 0;
+    using SetThreads = void (*)(int);
+    auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (set == nullptr) return 0;
+    set(n);
+    return 1;
+}
 int ct_get_num_threads(void) { return at::get_num_threads(); }
 int ct_cuda_is_available(void) { return at::hasCUDA() ? 1 : 0; }
 int ct_cuda_device_count(void) {

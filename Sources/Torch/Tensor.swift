@@ -4,6 +4,7 @@ import Foundation
 /// libtorch 1.13 starts with one intra-op thread here; cem's default is every core
 /// (set once, on the first tensor; `Torch.threads` changes it).
 let defaultThreadsConfigured: Void = {
+    _ = ct_limit_blas_threads(1)
     ct_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
 }()
 

@@ -100,6 +100,8 @@ int ct_addcdiv_(ct_tensor *dst, const ct_tensor *t1, const ct_tensor *t2, double
 // Runtime
 void ct_manual_seed(uint64_t seed);
 void ct_set_num_threads(int n);
+/// OpenBLAS's own threads (when libtorch calls OpenBLAS and OPENBLAS_NUM_THREADS is unset); 1 if set.
+int ct_limit_blas_threads(int n);
 int ct_get_num_threads(void);
 int ct_cuda_is_available(void);
 int ct_cuda_device_count(void);
