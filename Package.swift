@@ -141,7 +141,7 @@ let package = Package(
             "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Curation", "Tracking", "Reporting", "TestSupport",
         ]),
         .testTarget(name: "EvaluationTests", dependencies: [
-            "Evaluation", "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Tracking", "Reporting", "TestSupport",
+            "Evaluation", "BenchmarkData", "Training", "NN", "Torch", "TorchSave", "Imaging", "VolumeIO", "Tracking", "Reporting", "TestSupport",
         ]),
         .testTarget(name: "BenchmarkSetupTests", dependencies: [
             "BenchmarkData", "Evaluation", "CEMNative", "VolumeIO", "Imaging", "Reporting", "TestSupport",

@@ -23,6 +23,8 @@ public enum BenchmarkConfigs {
         var mean: String
         var std: String
         var inference: Inference
+        var encoder = "resnet50"
+        var numPrints = 10
     }
 
     static let specs: [String: Spec] = [
@@ -48,6 +50,12 @@ public enum BenchmarkConfigs {
     /// The config text of `name` (one of `ConfigWriter.names`).
     public static func text(_ name: String) -> String {
         guard let s = specs[name] else { preconditionFailure("no benchmark config \(name)") }
+        return text(name, spec: s, filledBy: "cem setup-benchmarks")
+    }
+
+    /// The config text of an experiment `name` with `spec`; the path keys are left empty with a comment
+    /// saying `filledBy` fills them (ConfigWriter.fill keeps it).
+    static func text(_ name: String, spec s: Spec, filledBy: String) -> String {
         func list(_ items: [String], indent: String = "  ") -> String { items.map { "\(indent)- \($0)" }.joined(separator: "\n") }
         var t = """
             #dataset parameters
@@ -63,7 +71,7 @@ public enum BenchmarkConfigs {
         t += """
 
             #set the directories for data and models
-            data_dir: #filled in by cem setup-benchmarks
+            data_dir: #filled in by \(filledBy)
             model_dir: "models/"
 
             #whether to log the run in MLFlow
@@ -86,7 +94,7 @@ public enum BenchmarkConfigs {
             #choice of True or False
             unfreeze_encoder_bn: False
             #currently, only resnet50 is supported
-            encoder: "resnet50"
+            encoder: "\(s.encoder)"
 
             #set the encoder pretraining choice of:
             #random_init, imagenet_supervised, imagenet_mocov2, cellemnet_mocov2 
@@ -128,7 +136,7 @@ public enum BenchmarkConfigs {
             #number of times to print/record metrics for 
             #train and validation data over the entire
             #training run
-            num_prints: 10
+            num_prints: \(s.numPrints)
 
             #list the augmentations to use during training
             augmentations:
@@ -184,7 +192,7 @@ public enum BenchmarkConfigs {
         case .twoD(let instanceMatch):
             t += """
                 ###INFERENCE SECTION 2D###
-                test_dir2d: #filled in by cem setup-benchmarks
+                test_dir2d: #filled in by \(filledBy)
                 threshold2d: 0.5
                 instance_match2d: \(instanceMatch ? "True" : "False")
                 eval_classes2d:
@@ -195,7 +203,7 @@ public enum BenchmarkConfigs {
         case .threeD(let mode, let evalClasses, let maskPrediction):
             t += """
                 ###INFERENCE SECTION 3D###
-                test_dir3d: #filled in by cem setup-benchmarks
+                test_dir3d: #filled in by \(filledBy)
                 mode3d: "\(mode)"
                 threshold3d: 0.5
                 eval_classes3d:
@@ -209,7 +217,7 @@ public enum BenchmarkConfigs {
             t += """
                 ###INFERENCE SECTION###
                 #test_dir/{2d,3d}/<benchmark_name>/ holds each test set
-                test_dir: #filled in by cem setup-benchmarks
+                test_dir: #filled in by \(filledBy)
                 benchmark_names:
                 \(list(["\"perez_mito\"", "\"kasthuri_pp\"", "\"lucchi_pp\"", "\"guay\"", "\"urocell\""]))
                 benchmark_dimensions:

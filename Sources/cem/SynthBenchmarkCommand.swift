@@ -1,6 +1,6 @@
 import ArgumentParser
+import BenchmarkData
 import CLISupport
-import Curation
 import Foundation
 
 struct SynthBenchmark: ParsableCommand {

@@ -149,13 +149,11 @@ enum TestPNG {
 final class RangeServer: @unchecked Sendable {
     // @unchecked: the mutable state is only touched under `lock`.
     let root: String
-    private(set) var port: UInt16 = 0
-    private var socketFD: Int32 = -1
     private let lock = NSLock()
-    private var running = true
     private var log: [(path: String, range: String?)] = []
     private var honour = true
     private var cut: Int?
+    private var listener: LoopbackListener!
 
     /// Sends only this many bytes of the next bodies (headers announce the full length), then closes.
     var truncateAt: Int? {
@@ -172,66 +170,23 @@ final class RangeServer: @unchecked Sendable {
 
     init(root: String) throws {
         self.root = root
-        socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var reuse: Int32 = 1
-        setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(socketFD, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(socketFD, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        Thread.detachNewThread { [self] in serve() }
+        listener = try LoopbackListener { [unowned self] head in respond(to: head) }
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var port: UInt16 { listener.port }
+    var baseURL: String { listener.baseURL }
+    func stop() { listener.stop() }
 
-    func stop() {
-        lock.withLock { running = false }
-        shutdown(socketFD, Int32(SHUT_RDWR))
-        close(socketFD)
-    }
-
-    private func serve() {
-        while lock.withLock({ running }) {
-            let client = accept(socketFD, nil, nil)
-            guard client >= 0 else { return }
-            handle(client)
-            close(client)
-        }
-    }
-
-    private func handle(_ client: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        var request = [UInt8]()
-        while !String(decoding: request, as: UTF8.self).contains("\r\n\r\n") {
-            let count = read(client, &buffer, buffer.count)
-            guard count > 0 else { break }
-            request += buffer[0..<count]
-            if request.count > 65536 { break }
-        }
-        let lines = String(decoding: request, as: UTF8.self).components(separatedBy: "\r\n")
-        let parts = (lines.first ?? "").split(separator: " ")
-        var path = parts.count > 1 ? String(parts[1]) : ""
-        if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
-        path = path.removingPercentEncoding ?? path
-        let range = lines.first { $0.lowercased().hasPrefix("range:") }
+    private func respond(to head: String) -> [UInt8] {
+        let path = LoopbackListener.path(of: head, droppingQuery: true)
+        let range = head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("range:") }
             .map { String($0.dropFirst("range:".count)).trimmingCharacters(in: .whitespaces) }
         let (honour, cut) = lock.withLock { () -> (Bool, Int?) in
             log.append((path, range))
             return (self.honour, self.cut)
         }
-        let file = root + path
-        var isDirectory: ObjCBool = false
         var response: [UInt8]
-        if !path.contains(".."), FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue,
-           let body = FileManager.default.contents(atPath: file).map([UInt8].init) {
+        if let body = LoopbackListener.file(path, under: root) {
             if honour, let range, range.hasPrefix("bytes="), range.hasSuffix("-"),
                let start = Int(range.dropFirst("bytes=".count).dropLast()) {
                 if start >= body.count {
@@ -249,11 +204,6 @@ final class RangeServer: @unchecked Sendable {
             let headerBytes = String(decoding: response.prefix(4096), as: UTF8.self)[..<end.upperBound].utf8.count
             response = Array(response.prefix(headerBytes + cut))
         }
-        var sent = 0
-        while sent < response.count {
-            let n = response[sent...].withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
-            guard n > 0 else { return }
-            sent += n
-        }
+        return response
     }
 }

@@ -1,4 +1,4 @@
-import Curation
+import BenchmarkData
 import Foundation
 import NN
 import Reporting

@@ -1,3 +1,4 @@
+import Curation
 import Foundation
 import VolumeIO
 
@@ -92,28 +93,13 @@ public struct SyntheticBenchmark: Sendable {
 
         try FileManager.default.createDirectory(atPath: "\(root)/configs", withIntermediateDirectories: true)
         let crop = max(32, size / 32 * 32)
-        let mitoConfig = config(name: "synth_mito", classes: ["mito"], weights: nil, dataDirectory: mitoRoot, crop: crop,
-                                mean: mean, std: std, inference: """
-            ###INFERENCE SECTION 2D###
-            test_dir2d: \(Self.quoted(mitoRoot + "/test/"))
-            threshold2d: 0.5
-            instance_match2d: False
-            eval_classes2d:
-              - 1
-            save_dir2d: null
-            """)
-        let organellesConfig = config(name: "synth_organelles", classes: ["back", "mito", "nucleus"], weights: [0.1, 1, 1],
-                                      dataDirectory: "\(organellesRoot)/2d", crop: crop, mean: mean, std: std, inference: """
-            ###INFERENCE SECTION 3D###
-            test_dir3d: \(Self.quoted(organellesRoot + "/3d/test/"))
-            mode3d: "orthoplane"
-            threshold3d: 0.5
-            eval_classes3d:
-              - 1
-              - 2
-            mask_prediction3d: False
-            save_dir3d: null
-            """)
+        let mitoConfig = config(name: "synth_mito", classes: ["mito"], weights: nil, crop: crop, mean: mean, std: std,
+                                inference: .twoD(instanceMatch: false),
+                                paths: [("data_dir", mitoRoot + "/"), ("test_dir2d", mitoRoot + "/test/")])
+        let organellesConfig = config(name: "synth_organelles", classes: ["back", "mito", "nucleus"], weights: ["0.1", "1.0", "1.0"],
+                                      crop: crop, mean: mean, std: std,
+                                      inference: .threeD(mode: "orthoplane", evalClasses: [1, 2], maskPrediction: false),
+                                      paths: [("data_dir", organellesRoot + "/2d/"), ("test_dir3d", organellesRoot + "/3d/test/")])
         var configs: [String] = []
         for (name, text) in [("synth_mito", mitoConfig), ("synth_organelles", organellesConfig)] {
             let path = "\(root)/configs/\(name).yaml"
@@ -123,82 +109,14 @@ public struct SyntheticBenchmark: Sendable {
         return Written(configs: configs, images: images)
     }
 
-    /// A path as a double-quoted YAML scalar.
-    static func quoted(_ path: String) -> String {
-        "\"" + path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
-
-    /// A config in the reference's layout and key order (lucchi_pp.yaml's), sized for a CPU.
-    func config(name: String, classes: [String], weights: [Double]?, dataDirectory: String, crop: Int, mean: Double, std: Double,
-                inference: String) -> String {
-        let weightLines = weights.map { "class_weights:\n" + $0.map { "  - \($0)\n" }.joined() } ?? ""
-        return """
-            #dataset parameters (cem's synthetic benchmark)
-            experiment_name: "\(name)"
-            num_classes: \(classes.count == 1 ? 1 : classes.count)
-            class_names:
-            \(classes.map { "  - \"\($0)\"" }.joined(separator: "\n"))
-            \(weightLines)
-            #set the directories for data and models
-            data_dir: \(Self.quoted(dataDirectory + "/"))
-            model_dir: "models/"
-
-            logging: True
-            num_save_checkpoints: 1
-            resume: ""
-            restart_training: False
-
-            #hyperparameters
-            bsz: 4
-            jobs: 2
-            finetune_layer: "none"
-            unfreeze_encoder_bn: False
-            encoder: "\(encoder)"
-            pretraining: "random_init"
-
-            lr: 0.003
-            wd: 0.1
-            optim: "AdamW"
-            lr_policy: "OneCycle"
-            momentum: 0.9
-            iters: \(iterations)
-            power: 0.9
-            epochs: 10
-            lr_decay_epochs:
-              - 6
-              - 8
-
-            norms:
-                mean: \(String(format: "%.8f", mean))
-                std: \(String(format: "%.8f", std))
-
-            metrics:
-              - "IoU"
-            num_prints: \(min(10, iterations))
-
-            augmentations:
-              - aug: "PadIfNeeded"
-                min_height: \(crop)
-                min_width: \(crop)
-              - aug: "RandomResizedCrop"
-                height: \(crop)
-                width: \(crop)
-                scale:
-                  - 0.08
-                  - 1.0
-                ratio:
-                  - 0.5
-                  - 1.5
-              - aug: "Rotate"
-                limit: 180
-              - aug: "RandomBrightnessContrast"
-                brightness_limit: 0.3
-                contrast_limit: 0.3
-              - aug: "HorizontalFlip"
-              - aug: "VerticalFlip"
-
-            \(inference)
-
-            """
+    /// A config in the reference's layout (BenchmarkConfigs' text, with ConfigWriter filling the
+    /// paths), sized for a CPU: batch 4, 2 jobs, this benchmark's encoder and iterations, random init.
+    func config(name: String, classes: [String], weights: [String]?, crop: Int, mean: Double, std: Double,
+                inference: BenchmarkConfigs.Inference, paths: [(key: String, value: String)]) -> String {
+        let spec = BenchmarkConfigs.Spec(classes: classes, classWeights: weights, pretraining: "random_init", iters: iterations,
+                                         bsz: 4, jobs: 2, crop: crop, mean: String(format: "%.8f", mean),
+                                         std: String(format: "%.8f", std), inference: inference, encoder: encoder,
+                                         numPrints: min(10, iterations))
+        return ConfigWriter.fill(BenchmarkConfigs.text(name, spec: spec, filledBy: "cem synth-benchmark"), values: paths)
     }
 }
